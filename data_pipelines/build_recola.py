@@ -1,0 +1,42 @@
+"""Builds the `recola` TFDS dataset from a RECOLA (or synthetic) folder.
+
+  python -m data_pipelines.build_recola --raw_dir=PATH --data_dir=PATH [--crop_size=224]
+"""
+
+import time
+
+from absl import app
+from absl import flags
+
+from data_pipelines.recola import recola_dataset_builder
+from data_pipelines.recola.errors import RecolaInputError
+
+_RAW_DIR = flags.DEFINE_string('raw_dir', None, 'RECOLA folder (AVEC 2016 layout).', required=True)
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Where TFDS datasets are kept.', required=True)
+_CROP_SIZE = flags.DEFINE_integer('crop_size', 224, 'Side of the stored face crops.')
+_FACE_SOURCE = flags.DEFINE_enum('face_source', 'video', ['video', 'images'],
+                                 'Find faces in the videos, or read pre-cropped face images.')
+
+
+def main(argv):
+  del argv
+  start = time.perf_counter()
+  try:
+    builder = recola_dataset_builder.prepare(
+        _RAW_DIR.value, _DATA_DIR.value, _CROP_SIZE.value, _FACE_SOURCE.value)
+  except RecolaInputError as e:
+    raise app.UsageError(str(e)) from None
+  seconds = time.perf_counter() - start
+  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
+  for split in ('train', 'dev', 'test'):
+    recordings = index.recordings(split)
+    steps = sum(r.steps for r in recordings)
+    faces = sum(int(r.face_found.sum()) for r in recordings)
+    if recordings:
+      print(f'{split:5s}: {len(recordings)} recordings, {steps} steps '
+            f'({steps / 1500:.1f} min), face found in {100 * faces / steps:.1f}%')
+  print(f'dataset ready in {builder.data_dir} ({seconds:.1f} s)')
+
+
+if __name__ == '__main__':
+  app.run(main)

@@ -1,0 +1,210 @@
+"""TFDS builder `recola`: one ArrayRecord example per 40 ms step of every recording."""
+
+import dataclasses
+import os
+
+from etils import epath
+import numpy as np
+import tensorflow_datasets as tfds
+
+from data_pipelines.recola import layout
+from data_pipelines.recola.audio import SAMPLES_PER_STEP
+from data_pipelines.recola.labels import DIMENSIONS
+from data_pipelines.recola.recording import ReadOptions, RecordingSummary
+from data_pipelines.recola.recording import check_recording, read_recording
+
+_INDEX_FILE = 'recordings.npz'
+
+
+class RecordingIndex(tfds.core.Metadata):
+  """Per split: each recording's name, first example and length, labels and face flags.
+
+  Saved beside the ArrayRecord files so the input pipeline can plan windows
+  without reading a single example; read it with `RecordingIndex.read`. Keys: '<split>/names', '<split>/offsets',
+  '<split>/steps' and '<split>/labels' ((examples, 2) valence, arousal),
+  '<split>/face_found' ((examples,)).
+  """
+
+  def add(self, split: str, summary: RecordingSummary) -> None:
+    self.setdefault(split, []).append(summary)
+
+  def recordings(self, split: str) -> list[RecordingSummary]:
+    return self.get(split, [])
+
+  def save_metadata(self, data_dir):
+    arrays = {}
+    for split, summaries in self.items():
+      arrays[f'{split}/names'] = np.array([s.name for s in summaries])
+      arrays[f'{split}/steps'] = np.array([s.steps for s in summaries])
+      arrays[f'{split}/labels'] = np.concatenate([s.labels for s in summaries])
+      arrays[f'{split}/face_found'] = np.concatenate(
+          [s.face_found for s in summaries])
+    with epath.Path(data_dir, _INDEX_FILE).open('wb') as f:
+      np.savez(f, **arrays)
+
+  @classmethod
+  def read(cls, data_dir: str | os.PathLike) -> 'RecordingIndex':
+    """Reads the index of a built dataset (its `builder.data_dir`)."""
+    index = cls()
+    index.load_metadata(data_dir)
+    return index
+
+  def load_metadata(self, data_dir):
+    self.clear()
+    with epath.Path(data_dir, _INDEX_FILE).open('rb') as f:
+      arrays = dict(np.load(f))
+    for split in {key.split('/')[0] for key in arrays}:
+      ends = np.cumsum(arrays[f'{split}/steps'])
+      starts = ends - arrays[f'{split}/steps']
+      self[split] = [
+          RecordingSummary(str(name), arrays[f'{split}/labels'][a:b],
+                           arrays[f'{split}/face_found'][a:b])
+          for name, a, b in zip(arrays[f'{split}/names'], starts, ends)]
+
+
+@dataclasses.dataclass
+class RecolaConfig(tfds.core.BuilderConfig):
+  """Builder config: the stored face crop size and where faces come from.
+
+  Attributes:
+    crop_size: side of the stored square face crops, in pixels.
+    face_source: 'video' (find faces in recordings_video/) or 'images'
+      (pre-cropped faces in faces/<recording>/).
+  """
+  crop_size: int = 224
+  face_source: str = 'video'
+
+
+def recola_config(crop_size: int, face_source: str = 'video') -> RecolaConfig:
+  """A builder config for a crop size and face source, named e.g. `crop112`."""
+  suffix = '' if face_source == 'video' else f'_{face_source}'
+  return RecolaConfig(name=f'crop{crop_size}{suffix}', crop_size=crop_size,
+                      face_source=face_source,
+                      description=f'{crop_size}x{crop_size} face crops from '
+                      f'{face_source}.')
+
+
+class Recola(tfds.core.GeneratorBasedBuilder):
+  """RECOLA (AVEC 2016 partitions): face crop, audio and labels every 40 ms.
+
+  Examples keep their recording order (shuffling is disabled) so that a
+  window of consecutive steps is a run of consecutive example indices; the
+  `RecordingIndex` metadata says where each recording starts.
+  """
+
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'First release.'}
+  BUILDER_CONFIGS = [recola_config(224), recola_config(112), recola_config(64)]
+  MANUAL_DOWNLOAD_INSTRUCTIONS = (
+      'RECOLA is licensed per user and cannot be downloaded automatically. '
+      'Request the AVEC 2016 release from its authors '
+      '(https://diuf.unifr.ch/main/diva/recola/) and point manual_dir '
+      '(--raw_dir, or data.raw_dir in the config) at the folder holding '
+      'recordings_audio/, recordings_video/ and ratings_gold_standard/'
+      '{arousal,valence}/. For pre-cropped faces instead of video, put one '
+      'folder of frame images per recording in faces/<recording>/ (OpenFace '
+      '<recording>_aligned/ folders work as they are). To try the project '
+      'without RECOLA, write a synthetic corpus in the same layout with '
+      '`python -m data_pipelines.synthetic_recola --output_dir=DIR`.')
+
+  def __init__(self, *, read_options: ReadOptions | None = None, **kwargs):
+    super().__init__(**kwargs)
+    self._read_options = dataclasses.replace(
+        read_options or ReadOptions(), crop_size=self.builder_config.crop_size)
+
+  def _info(self) -> tfds.core.DatasetInfo:
+    size = self.builder_config.crop_size
+    return tfds.core.DatasetInfo(
+        builder=self,
+        description='RECOLA audio-visual emotion corpus, one example per 40 ms.',
+        features=tfds.features.FeaturesDict({
+            'recording': tfds.features.Text(),
+            'frame_index': np.int32,
+            'face': tfds.features.Image(shape=(size, size, 3),
+                                        encoding_format='jpeg'),
+            'face_found': np.bool_,
+            'face_detected': np.bool_,
+            'audio': tfds.features.Tensor(shape=(SAMPLES_PER_STEP,),
+                                          dtype=np.float32),
+            **{dim: np.float32 for dim in DIMENSIONS},
+        }),
+        metadata=RecordingIndex(),
+        disable_shuffling=True,
+        homepage='https://diuf.unifr.ch/main/diva/recola/',
+    )
+
+  def _split_generators(self, dl_manager: tfds.download.DownloadManager):
+    splits = layout.list_recordings(dl_manager.manual_dir,
+                                    self.builder_config.face_source)
+    for recordings in splits.values():
+      for recording in recordings:
+        check_recording(recording, self._read_options)
+    return {split: self._generate_examples(split, recordings)
+            for split, recordings in splits.items() if recordings}
+
+  def _generate_examples(self, split: str, recordings: list[layout.Recording]):
+    for recording in recordings:
+      summary, examples = read_recording(recording, self._read_options)
+      self.info.metadata.add(split, summary)
+      for example in examples:
+        yield f'{recording.name}_{example["frame_index"]:06d}', example
+
+
+def _builder(data_dir, crop_size: int, face_source: str, **kwargs) -> 'Recola':
+  config = recola_config(crop_size, face_source)
+  predefined = {c.name: c for c in Recola.BUILDER_CONFIGS}
+  return Recola(config=predefined.get(config.name, config),
+                data_dir=os.fspath(data_dir), file_format='array_record',
+                **kwargs)
+
+
+def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike,
+            crop_size: int = 224, face_source: str = 'video',
+            read_options: ReadOptions | None = None) -> Recola:
+  """Builds the dataset from a RECOLA folder unless it is already built.
+
+  Every recording is checked before anything is written; a build that fails
+  leaves no files that could pass for a built dataset (TFDS writes into a
+  temporary folder and renames it only when complete).
+
+  Args:
+    raw_dir: the RECOLA (or synthetic) corpus in the AVEC 2016 layout.
+    data_dir: where TFDS keeps built datasets.
+    crop_size: stored face crop size.
+    face_source: 'video' or 'images'.
+    read_options: face tracking and length-check parameters.
+
+  Returns:
+    The builder, prepared.
+
+  Raises:
+    RecolaInputError: naming the first bad input file.
+  """
+  builder = _builder(data_dir, crop_size, face_source,
+                     read_options=read_options)
+  if not builder.is_prepared():
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(
+            manual_dir=os.fspath(raw_dir)))
+  return builder
+
+
+def load(data_dir: str | os.PathLike, crop_size: int = 224,
+         face_source: str = 'video') -> Recola:
+  """Opens an already built dataset.
+
+  Raises:
+    FileNotFoundError: when no dataset with that crop size is built there,
+      listing the crop sizes that are.
+  """
+  builder = _builder(data_dir, crop_size, face_source)
+  if not builder.is_prepared():
+    root = epath.Path(data_dir) / 'recola'
+    built = sorted(p.name for p in root.glob('crop*'))
+    raise FileNotFoundError(
+        f'{data_dir}: no recola dataset built with crop size {crop_size} '
+        f'(config {builder.builder_config.name!r}); built configs: '
+        f'{", ".join(built) or "none"}. Build it with python -m '
+        'data_pipelines.build_recola --raw_dir=... --data_dir=... '
+        f'--crop_size={crop_size}')
+  return builder

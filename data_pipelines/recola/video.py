@@ -1,0 +1,138 @@
+"""Decodes a video onto the 40 ms label grid by timestamp, whatever its frame rate."""
+
+import dataclasses
+import fractions
+import os
+from typing import Iterator
+
+import av
+import numpy as np
+
+from data_pipelines.recola.errors import RecolaInputError
+
+STEP = fractions.Fraction(1, 25)  # 40 ms
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+  """What the container says about its video stream."""
+  width: int
+  height: int
+  frame_rate: float
+  duration_s: float
+
+
+def _open(path: str | os.PathLike):
+  if not os.path.isfile(path):
+    raise RecolaInputError(path, 'video file not found')
+  try:
+    container = av.open(os.fspath(path))
+  except av.error.FFmpegError as e:
+    raise RecolaInputError(path, f'not a readable video ({e.strerror or e})') from None
+  if not container.streams.video:
+    container.close()
+    raise RecolaInputError(path, 'has no video stream')
+  return container
+
+
+def probe_video(path: str | os.PathLike) -> VideoInfo:
+  """Reads the stream's size, rate and duration, and decodes its first frame.
+
+  Raises:
+    RecolaInputError: naming the file when it is missing, not a video, or its
+      first frame cannot be decoded.
+  """
+  with _open(path) as container:
+    stream = container.streams.video[0]
+    if stream.duration is not None:
+      duration = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+      duration = container.duration / av.time_base
+    else:
+      duration = float('nan')
+    try:
+      next(container.decode(stream))
+    except (StopIteration, av.error.FFmpegError):
+      raise RecolaInputError(path, 'no decodable video frame') from None
+    rate = stream.average_rate or stream.guessed_rate or 0
+    return VideoInfo(width=stream.codec_context.width,
+                     height=stream.codec_context.height,
+                     frame_rate=float(rate), duration_s=duration)
+
+
+@dataclasses.dataclass
+class DecodedExtent:
+  """Filled in by `frames_on_label_grid` once decoding ends.
+
+  Attributes:
+    frames: number of video frames decoded.
+    duration_s: time from the first frame's start to the last frame's end.
+    steps_past_end: label steps that fell after the last frame ended (they
+      were given the last frame).
+  """
+  frames: int = 0
+  duration_s: float = 0.0
+  steps_past_end: int = 0
+
+
+def frames_on_label_grid(path: str | os.PathLike, steps: int,
+                         extent: DecodedExtent | None = None
+                         ) -> Iterator[tuple[int, np.ndarray]]:
+  """Yields one frame per 40 ms label step: the latest frame shown at that time.
+
+  Step k (time k × 40 ms after the first frame) gets the frame with the largest
+  timestamp ≤ k × 40 ms, computed in exact rational arithmetic on the stream's
+  time base: a 30 fps video maps frames 0, 1, 2, 4, 5, 6, 7, 8, 10, ... onto
+  steps 0, 1, 2, 3, ...; a 25 fps video maps frame k to step k.
+
+  Args:
+    path: the video file.
+    steps: number of label steps to produce.
+    extent: optional record of how much video there was, filled in at the end.
+
+  Yields:
+    (step, frame) with frame a (height, width, 3) uint8 BGR array.
+
+  Raises:
+    RecolaInputError: naming the file when it cannot be decoded.
+  """
+  extent = extent if extent is not None else DecodedExtent()
+  with _open(path) as container:
+    stream = container.streams.video[0]
+    stream.thread_type = 'AUTO'
+    time_base = stream.time_base
+    start = None
+    held = None  # the latest decoded frame, converted on first use
+    held_time = None
+    step = 0
+    last_duration = fractions.Fraction(0)
+    try:
+      for frame in container.decode(stream):
+        if frame.pts is None:
+          raise RecolaInputError(path, 'frame without timestamp')
+        start = frame.pts if start is None else start
+        time = (frame.pts - start) * time_base
+        if held is not None:
+          last_duration = time - held_time
+          if step < steps and step * STEP < time:
+            pixels = held.to_ndarray(format='bgr24')
+            while step < steps and step * STEP < time:
+              yield step, pixels
+              step += 1
+        held = frame
+        held_time = time
+        extent.frames += 1
+    except av.error.FFmpegError as e:
+      raise RecolaInputError(path, f'corrupt video at frame {extent.frames} '
+                             f'({e.strerror or e})') from None
+    if held is None:
+      raise RecolaInputError(path, 'no decodable video frame')
+    end = held_time + (last_duration or STEP)
+    extent.duration_s = float(end)
+    if step < steps:
+      pixels = held.to_ndarray(format='bgr24')
+    while step < steps:
+      if step * STEP >= end:
+        extent.steps_past_end += 1
+      yield step, pixels
+      step += 1
