@@ -1,0 +1,1 @@
+"""caav_jax: cross-attentional audio-visual fusion for dimensional emotion recognition in JAX."""

@@ -1,0 +1,287 @@
+"""Grain input pipeline: synchronised windows of face frames, log-mel spectrograms and labels.
+
+A window is `clip_frames` consecutive 40 ms steps of one recording, read from
+the `recola` TFDS dataset (one example per step) and cut into sub-sequences
+of `subseq_frames`:
+
+  frames        (subseqs, subseq_frames, image_size, image_size, 3) uint8 RGB
+  spectrograms  (subseqs, 128, 65) float32, one per sub-sequence's audio
+  targets       (dims,) mean of the shifted labels ('clip_mean'), or
+                (clip_frames, dims) ('per_frame'); NaN where labels are withheld
+  face_mask     (clip_frames,) bool, False where no face was found
+  recording     int32, the recording's position in its split
+  start         int32, the window's first step in the recording
+  valid         bool, False for padding added to fill the last eval batch
+
+Frame t of a window is paired with the label at t + delay of each dimension
+(the annotators' reaction time). Frames are left as uint8; the model scales
+them to [-1, 1].
+"""
+
+import dataclasses
+from typing import Any, Sequence
+
+import grain
+import ml_collections
+import numpy as np
+import scipy.ndimage
+
+from caav_jax import log_mel
+from data_pipelines.recola import recola_dataset_builder
+from data_pipelines.recola.labels import DIMENSIONS
+from data_pipelines.recola.recording import RecordingSummary
+
+
+@dataclasses.dataclass(frozen=True)
+class Windows:
+  """Window table of one split.
+
+  Attributes:
+    recording: (windows,) index of each window's recording in the split.
+    start: (windows,) first step of each window within its recording.
+  """
+  recording: np.ndarray
+  start: np.ndarray
+
+  def __len__(self) -> int:
+    return self.recording.size
+
+
+def _delays(data: ml_collections.ConfigDict) -> np.ndarray:
+  return np.array([data.label_delay_frames[dim] for dim in data.dimensions])
+
+
+def plan_windows(recordings: Sequence[RecordingSummary], *, clip_frames: int,
+                 max_delay: int, stride: int, faceless_policy: str,
+                 include_tail: bool) -> Windows:
+  """Lists the windows of a split.
+
+  A labelled recording of N steps admits starts s with
+  s + clip_frames - 1 + max_delay ≤ N - 1 (every shifted label exists); one
+  whose labels are withheld admits s + clip_frames ≤ N.
+
+  Args:
+    recordings: the split's recordings.
+    clip_frames: steps per window.
+    max_delay: the largest label delay in use, in steps.
+    stride: steps between consecutive window starts.
+    faceless_policy: 'drop' removes windows with any faceless step; 'mask'
+      keeps them (the `face_mask` says which steps).
+    include_tail: also add the last admissible start, so that walking the
+      recording in order covers its every step.
+
+  Returns:
+    The window table, ordered by recording then start.
+  """
+  if faceless_policy not in ('drop', 'mask'):
+    raise ValueError(f"faceless_policy must be 'drop' or 'mask', not {faceless_policy!r}")
+  recording_ids, starts = [], []
+  for index, summary in enumerate(recordings):
+    labelled = bool(np.isfinite(summary.labels).all())
+    last = summary.steps - clip_frames - (max_delay if labelled else 0)
+    if last < 0:
+      continue
+    candidates = np.arange(0, last + 1, stride)
+    if include_tail and candidates[-1] != last:
+      candidates = np.append(candidates, last)
+    if faceless_policy == 'drop':
+      faceless = np.concatenate([[0], np.cumsum(~summary.face_found)])
+      candidates = candidates[
+          faceless[candidates + clip_frames] == faceless[candidates]]
+    recording_ids.append(np.full(candidates.size, index, np.int32))
+    starts.append(candidates.astype(np.int32))
+  if not starts:
+    return Windows(np.zeros(0, np.int32), np.zeros(0, np.int32))
+  return Windows(np.concatenate(recording_ids), np.concatenate(starts))
+
+
+def smoothed_labels(summary: RecordingSummary, dimensions: Sequence[str],
+                    median_kernel: int) -> np.ndarray:
+  """(steps, dims) gold standard, median-filtered along time (edges repeated)."""
+  labels = summary.labels[:, [DIMENSIONS.index(d) for d in dimensions]]
+  if median_kernel > 1 and np.isfinite(labels).all():
+    labels = scipy.ndimage.median_filter(labels, size=(median_kernel, 1),
+                                         mode='nearest')
+  return labels.astype(np.float32)
+
+
+class LoadWindow(grain.transforms.Map):
+  """Reads one window's steps from the dataset and turns them into model inputs."""
+
+  def __init__(self, data: ml_collections.ConfigDict, split: str,
+               recordings: Sequence[RecordingSummary], windows: Windows):
+    if data.clip_frames % data.subseq_frames:
+      raise ValueError(f'clip_frames ({data.clip_frames}) must be a multiple '
+                       f'of subseq_frames ({data.subseq_frames})')
+    self._data_dir = data.data_dir
+    self._crop_size = data.crop_size
+    self._face_source = data.face_source
+    self._split = split
+    self._clip = data.clip_frames
+    self._subseqs = data.clip_frames // data.subseq_frames
+    self._per_frame = {'clip_mean': False, 'per_frame': True}[data.target]
+    self._delays = _delays(data)
+    self._windows = windows
+    self._offsets = np.concatenate([[0], np.cumsum([r.steps for r in recordings])])
+    self._labels = [smoothed_labels(r, data.dimensions, data.label_median_kernel)
+                    for r in recordings]
+    self._face_found = [r.face_found for r in recordings]
+    self._source = None
+
+  def __getstate__(self):
+    state = dict(self.__dict__)
+    state['_source'] = None  # Each worker process opens its own readers.
+    return state
+
+  def _read(self, first: int, count: int) -> list[dict[str, Any]]:
+    if self._source is None:
+      builder = recola_dataset_builder.load(self._data_dir, self._crop_size,
+                                            self._face_source)
+      self._source = builder.as_data_source(split=self._split)
+    return self._source.__getitems__(range(first, first + count))
+
+  def map(self, window: np.ndarray) -> dict[str, Any]:
+    """Loads window (index, valid): index into the window table, valid flag."""
+    window_index, valid = int(window[0]), bool(window[1])
+    recording = int(self._windows.recording[window_index])
+    start = int(self._windows.start[window_index])
+    steps = self._read(self._offsets[recording] + start, self._clip)
+    frames = np.stack([step['face'] for step in steps])
+    audio = np.concatenate([step['audio'] for step in steps])
+    labels = self._labels[recording]
+    rows = np.minimum(start + np.arange(self._clip)[:, None] + self._delays,
+                      labels.shape[0] - 1)
+    shifted = np.take_along_axis(labels, rows, axis=0)
+    return {
+        'frames': frames.reshape(self._subseqs, -1, *frames.shape[1:]),
+        'spectrograms': log_mel.log_mel_spectrogram(
+            audio.reshape(self._subseqs, -1)),
+        'targets': shifted if self._per_frame else shifted.mean(axis=0),
+        'face_mask': self._face_found[recording][start:start + self._clip].copy(),
+        'recording': np.int32(recording),
+        'start': np.int32(start),
+        'valid': np.bool_(valid),
+    }
+
+
+class RandomCropFlip(grain.transforms.RandomMap):
+  """Train augmentation: one random crop offset and one coin flip per clip."""
+
+  def __init__(self, image_size: int, flip: bool):
+    self._size = image_size
+    self._flip = flip
+
+  def random_map(self, element: dict[str, Any], rng: np.random.Generator):
+    frames = element['frames']
+    room = frames.shape[-2] - self._size
+    top, left = rng.integers(0, room + 1, size=2)
+    frames = frames[..., top:top + self._size, left:left + self._size, :]
+    if self._flip and rng.random() < 0.5:
+      frames = frames[..., ::-1, :]
+    return {**element, 'frames': np.ascontiguousarray(frames)}
+
+
+class CentreCrop(grain.transforms.Map):
+  """Evaluation: the central image_size square of every frame."""
+
+  def __init__(self, image_size: int):
+    self._size = image_size
+
+  def map(self, element: dict[str, Any]) -> dict[str, Any]:
+    frames = element['frames']
+    top = (frames.shape[-3] - self._size) // 2
+    left = (frames.shape[-2] - self._size) // 2
+    frames = frames[..., top:top + self._size, left:left + self._size, :]
+    return {**element, 'frames': np.ascontiguousarray(frames)}
+
+
+def _split_recordings(data: ml_collections.ConfigDict, split: str):
+  builder = recola_dataset_builder.load(data.data_dir, data.crop_size,
+                                        data.face_source)
+  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
+  recordings = index.recordings(split)
+  if not recordings:
+    raise ValueError(f'{builder.data_dir}: the dataset has no {split!r} split')
+  if not 0 < data.image_size <= data.crop_size:
+    raise ValueError(f'data.image_size ({data.image_size}) must be in '
+                     f'(0, data.crop_size = {data.crop_size}]')
+  return recordings
+
+
+def _iterate(dataset: grain.MapDataset, data: ml_collections.ConfigDict
+             ) -> grain.IterDataset:
+  iterable = dataset.to_iter_dataset(grain.ReadOptions(num_threads=2,
+                                                       prefetch_buffer_size=2))
+  if data.num_workers > 0:
+    iterable = iterable.mp_prefetch(
+        grain.MultiprocessingOptions(num_workers=data.num_workers))
+  return iterable
+
+
+def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
+                  num_epochs: int | None = None, process_index: int = 0,
+                  process_count: int = 1) -> grain.IterDataset:
+  """Shuffled, augmented, batched train windows (endless unless num_epochs).
+
+  Each process keeps the windows whose index ≡ process_index (mod
+  process_count), so hosts read disjoint data. Deterministic given
+  data.seed; the returned dataset's iterator has get_state/set_state.
+
+  Args:
+    data: the `data` section of the config.
+    split: the split to read.
+    num_epochs: passes over the windows; None repeats forever.
+    process_index: this process's index (multi-host).
+    process_count: number of processes.
+
+  Returns:
+    A Grain IterDataset of batches of `data.batch_size` windows.
+  """
+  recordings = _split_recordings(data, split)
+  windows = plan_windows(recordings, clip_frames=data.clip_frames,
+                         max_delay=int(_delays(data).max()),
+                         stride=data.train_stride,
+                         faceless_policy=data.faceless_policy,
+                         include_tail=False)
+  mine = np.arange(len(windows))[process_index::process_count]
+  if mine.size < data.batch_size:
+    raise ValueError(f'{split}: only {mine.size} windows for this process, fewer '
+                     f'than one batch of {data.batch_size}')
+  source = np.stack([mine, np.ones_like(mine)], axis=1)
+  dataset = (grain.MapDataset.source(source).seed(data.seed).shuffle()
+             .repeat(num_epochs)
+             .map(LoadWindow(data, split, recordings, windows))
+             .random_map(RandomCropFlip(data.image_size, data.flip))
+             .batch(data.batch_size, drop_remainder=True))
+  return _iterate(dataset, data)
+
+
+def eval_windows(data: ml_collections.ConfigDict, split: str) -> Windows:
+  """The evaluation windows of a split, in recording order."""
+  recordings = _split_recordings(data, split)
+  return plan_windows(recordings, clip_frames=data.clip_frames,
+                      max_delay=int(_delays(data).max()),
+                      stride=data.eval_stride,
+                      faceless_policy=data.eval_faceless_policy,
+                      include_tail=True)
+
+
+def eval_dataset(data: ml_collections.ConfigDict, split: str = 'dev'
+                 ) -> grain.IterDataset:
+  """Every evaluation window once, in recording order, centre-cropped, batched.
+
+  The last batch is filled up with copies of the first window marked
+  `valid=False`, so every batch has the same shape.
+  """
+  recordings = _split_recordings(data, split)
+  windows = eval_windows(data, split)
+  if not len(windows):
+    raise ValueError(f'{split}: no window of {data.clip_frames} frames fits')
+  padding = -len(windows) % data.batch_size
+  order = np.concatenate([np.arange(len(windows)), np.zeros(padding, int)])
+  valid = np.arange(order.size) < len(windows)
+  dataset = (grain.MapDataset.source(np.stack([order, valid], axis=1))
+             .map(LoadWindow(data, split, recordings, windows))
+             .map(CentreCrop(data.image_size))
+             .batch(data.batch_size))
+  return _iterate(dataset, data)

@@ -1,0 +1,35 @@
+"""Default configuration: the paper's data setting (see ../shared/PAPER.md)."""
+
+import ml_collections
+
+
+def data_config() -> ml_collections.ConfigDict:
+  """Where the data lives and how windows are cut from it."""
+  data = ml_collections.ConfigDict()
+  data.raw_dir = ''  # RECOLA in the AVEC 2016 layout (or a synthetic corpus).
+  data.data_dir = ''  # Where the TFDS dataset is built.
+  data.crop_size = 224  # Stored face crop side (the TFDS builder config).
+  data.face_source = 'video'  # 'video' or 'images' (pre-cropped faces).
+  data.image_size = 224  # Model input side: random crop (train) / centre crop (eval).
+  data.flip = True  # Train: flip each clip horizontally with probability 1/2.
+  data.clip_frames = 128  # 5.12 s per clip.
+  data.subseq_frames = 16  # 8 sub-sequences per clip, one spectrogram each.
+  data.dimensions = ('valence', 'arousal')
+  # Annotation delay: frame t is paired with the label at t + delay.
+  data.label_delay_frames = ml_collections.ConfigDict({'valence': 58, 'arousal': 68})
+  data.label_median_kernel = 3
+  data.target = 'clip_mean'  # 'clip_mean' (the paper) or 'per_frame'.
+  data.faceless_policy = 'drop'  # Train windows with a faceless frame: 'drop' or 'mask'.
+  data.eval_faceless_policy = 'mask'  # Evaluation scores every frame.
+  data.train_stride = 1  # A train clip starts at every frame.
+  data.eval_stride = 64  # Evaluation windows overlap by half.
+  data.batch_size = 16
+  data.num_workers = 0  # Grain worker processes; 0 loads in the main process.
+  data.seed = 0
+  return data
+
+
+def get_config() -> ml_collections.ConfigDict:
+  config = ml_collections.ConfigDict()
+  config.data = data_config()
+  return config
