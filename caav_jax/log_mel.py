@@ -90,6 +90,7 @@ def log_mel_spectrogram(segments: np.ndarray) -> np.ndarray:
   axes = (-2, -1)
   centred = log_mel - log_mel.mean(axis=axes, keepdims=True)
   std = centred.std(axis=axes, keepdims=True)
-  standardised = centred / np.where(std > 0, std, 1.0)
+  flat = std < 1e-6  # a constant spectrogram (e.g. digital silence)
+  standardised = np.where(flat, 0.0, centred / np.where(flat, 1.0, std))
   peak = np.abs(standardised).max(axis=axes, keepdims=True)
   return (standardised / np.where(peak > 0, peak, 1.0)).astype(np.float32)

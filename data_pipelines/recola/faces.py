@@ -81,19 +81,28 @@ class FaceTrack:
 
 
 def _link_tracks(raw: np.ndarray, options: FaceTrackingOptions) -> list[list[int]]:
-  """Groups detections into tracks of nearby boxes with short gaps."""
+  """Groups detections into tracks of nearby boxes with short gaps.
+
+  A detection joins the nearest track that is still open (its last detection
+  at most max_gap_steps + 1 steps ago) and close enough; otherwise it opens a
+  track of its own. A stray detection elsewhere in the frame therefore
+  neither joins nor breaks the track of the real face.
+  """
   tracks: list[list[int]] = []
+  centres = raw[:, :2] + raw[:, 2:] / 2
   for step in np.flatnonzero(~np.isnan(raw[:, 0])):
-    if tracks:
-      last = tracks[-1][-1]
-      centre = raw[step, :2] + raw[step, 2:] / 2
-      last_centre = raw[last, :2] + raw[last, 2:] / 2
-      size = max(raw[last, 2], raw[step, 2])
-      close = np.linalg.norm(centre - last_centre) <= options.max_jump * size
-      if step - last - 1 <= options.max_gap_steps and close:
-        tracks[-1].append(int(step))
+    best, best_distance = None, np.inf
+    for track in tracks:
+      last = track[-1]
+      if step - last - 1 > options.max_gap_steps:
         continue
-    tracks.append([int(step)])
+      distance = np.linalg.norm(centres[step] - centres[last])
+      if distance <= options.max_jump * max(raw[last, 2], raw[step, 2]) and distance < best_distance:
+        best, best_distance = track, distance
+    if best is None:
+      tracks.append([int(step)])
+    else:
+      best.append(int(step))
   return tracks
 
 
@@ -107,15 +116,18 @@ def track_faces(raw_boxes: np.ndarray,
 
   Returns:
     The tracked boxes and the found/detected flags. Steps outside every kept
-    track have no face: they are marked, never filled.
+    track have no face: they are marked, never filled. Where two tracks
+    overlap in time (a second face), the one with more detections is kept.
   """
   steps = raw_boxes.shape[0]
   boxes = np.full((steps, 4), np.nan)
   found = np.zeros(steps, bool)
   detected = np.zeros(steps, bool)
   half = options.smoothing_steps // 2
-  for track in _link_tracks(raw_boxes, options):
-    if len(track) < options.min_track_detections:
+  tracks = sorted(_link_tracks(raw_boxes, options), key=len, reverse=True)
+  for track in tracks:  # Longest first: where tracks overlap, the longer wins.
+    if (len(track) < options.min_track_detections
+        or found[track[0]:track[-1] + 1].any()):
       continue
     span = np.arange(track[0], track[-1] + 1)
     filled = np.stack([np.interp(span, track, raw_boxes[track, i])
