@@ -183,6 +183,7 @@ def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike,
   builder = _builder(data_dir, crop_size, face_source,
                      read_options=read_options)
   if not builder.is_prepared():
+    layout.list_recordings(raw_dir, face_source)  # A clear error before TFDS's.
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(
             manual_dir=os.fspath(raw_dir)))

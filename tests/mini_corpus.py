@@ -1,0 +1,43 @@
+"""A two-recording corpus in the AVEC 2016 layout, made from the real face video."""
+
+import pathlib
+import shutil
+
+import numpy as np
+import soundfile
+
+STEPS = 61  # single_face.mp4 lasts 2.4 s: 60 frames at 25 fps, 61 label rows.
+
+
+def write_arff(path: pathlib.Path, name: str, values, dimension: str) -> None:
+  rows = ''.join(f'{name},{k * 0.04:.2f},{v:.6f}\r\n' for k, v in enumerate(values))
+  path.parent.mkdir(parents=True, exist_ok=True)
+  path.write_bytes(
+      (f'@relation GOLDSTANDARD_{dimension.upper()}\r\n\r\n'
+       '@attribute Instance_name string\r\n@attribute frameTime numeric\r\n'
+       '@attribute GoldStandard numeric\r\n\r\n\r\n@data\r\n\r\n' + rows).encode())
+
+
+def labels_of(name: str) -> dict[str, np.ndarray]:
+  k = np.arange(STEPS)
+  phase = sum(map(ord, name))
+  return {'valence': np.round(np.sin(k / 7 + phase), 6),
+          'arousal': np.round(np.cos(k / 5 + phase), 6)}
+
+
+def make_mini_corpus(root: pathlib.Path, media: pathlib.Path,
+                     names=('train_1', 'dev_1')) -> pathlib.Path:
+  """Writes video (the real 30 fps face video), 44.1 kHz audio and labels."""
+  for folder in ('recordings_video', 'recordings_audio'):
+    (root / folder).mkdir(parents=True, exist_ok=True)
+  rate = 44_100
+  t = np.arange(int(2.4 * rate)) / rate
+  for index, name in enumerate(names):
+    shutil.copy(media / 'faces' / 'single_face.mp4', root / 'recordings_video' / f'{name}.mp4')
+    tone = 0.3 * np.sin(2 * np.pi * (220 + 110 * index) * t)
+    soundfile.write(root / 'recordings_audio' / f'{name}.wav', tone, rate, subtype='PCM_16')
+    if not name.startswith('test'):
+      for dimension, values in labels_of(name).items():
+        write_arff(root / 'ratings_gold_standard' / dimension / f'{name}.arff',
+                   name, values, dimension)
+  return root
