@@ -1,0 +1,186 @@
+"""Grain windows: planning, label shift, spectrograms, crops, order, determinism, state."""
+
+import numpy as np
+import pytest
+
+from caav_jax import input_pipeline
+from caav_jax import log_mel
+from configs import default
+from data_pipelines.recola import recola_dataset_builder
+from data_pipelines.recola.recording import RecordingSummary
+from tests import mini_corpus
+
+CLIP, SUBSEQ, DELAYS = 16, 4, {'valence': 3, 'arousal': 5}
+
+
+@pytest.fixture(scope='module')
+def data_dir(tmp_path_factory, media):
+  root = tmp_path_factory.mktemp('pipeline')
+  mini_corpus.make_mini_corpus(root / 'raw', media, names=('train_1', 'train_2', 'dev_1'))
+  recola_dataset_builder.prepare(root / 'raw', root / 'tfds', crop_size=40)
+  return root / 'tfds'
+
+
+@pytest.fixture
+def data(data_dir):
+  config = default.data_config()
+  config.data_dir = str(data_dir)
+  config.crop_size, config.image_size = 40, 32
+  config.clip_frames, config.subseq_frames = CLIP, SUBSEQ
+  config.label_delay_frames.valence = DELAYS['valence']
+  config.label_delay_frames.arousal = DELAYS['arousal']
+  config.batch_size, config.eval_stride = 4, 8
+  return config
+
+
+def median3(values):
+  padded = np.concatenate([values[:1], values, values[-1:]])
+  return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+
+
+def summary(found, steps=None, labelled=True):
+  found = np.asarray(found, bool)
+  labels = np.zeros((found.size, 2), np.float32) if labelled else np.full((found.size, 2), np.nan)
+  return RecordingSummary('x', labels, found)
+
+
+def test_plan_windows_respects_delay_faces_stride_and_tail():
+  found = np.ones(20, bool)
+  found[9] = False
+  kwargs = dict(clip_frames=4, max_delay=3, stride=2)
+  drop = input_pipeline.plan_windows([summary(found)], faceless_policy='drop',
+                                     include_tail=False, **kwargs)
+  # Starts s with s + 4 - 1 + 3 <= 19, even, and no faceless step 9 inside.
+  assert drop.start.tolist() == [0, 2, 4, 10, 12]
+  mask = input_pipeline.plan_windows([summary(found)], faceless_policy='mask',
+                                     include_tail=True, **dict(kwargs, stride=5))
+  assert mask.start.tolist() == [0, 5, 10, 13]
+  unlabelled = input_pipeline.plan_windows(
+      [summary(np.ones(10)), summary(found, labelled=False)], faceless_policy='mask',
+      include_tail=True, **dict(kwargs, stride=8))
+  assert unlabelled.recording.tolist() == [0, 0, 1, 1, 1]
+  assert unlabelled.start.tolist() == [0, 3, 0, 8, 16]
+
+
+def first_element(data, split='train'):
+  batch = next(iter(input_pipeline.eval_dataset(data, split)))
+  return {key: value[0] for key, value in batch.items()}, batch
+
+
+def test_targets_are_the_delayed_median_filtered_labels(data):
+  data.target = 'per_frame'
+  _, batch = first_element(data)
+  labels = mini_corpus.labels_of('train_1')
+  for i, start in enumerate(batch['start']):
+    frames = start + np.arange(CLIP)
+    for d, dimension in enumerate(('valence', 'arousal')):
+      expected = median3(labels[dimension])[frames + DELAYS[dimension]]
+      np.testing.assert_allclose(batch['targets'][i, :, d], expected, atol=1e-6)
+  data.target = 'clip_mean'
+  _, means = first_element(data)
+  np.testing.assert_allclose(means['targets'], batch['targets'].mean(axis=1), atol=1e-6)
+
+
+def test_spectrograms_and_frames_come_from_the_window_steps(data, data_dir):
+  element, _ = first_element(data)
+  source = recola_dataset_builder.load(data_dir, 40).as_data_source()['train']
+  start = int(element['start'])
+  steps = [source[start + k] for k in range(CLIP)]
+  audio = np.concatenate([s['audio'] for s in steps]).reshape(CLIP // SUBSEQ, -1)
+  np.testing.assert_allclose(element['spectrograms'], log_mel.log_mel_spectrogram(audio),
+                             atol=1e-6)
+  assert element['spectrograms'].shape == (4, 128, 1 + SUBSEQ * 640 // 160)
+  faces = np.stack([s['face'] for s in steps]).reshape(4, SUBSEQ, 40, 40, 3)
+  np.testing.assert_array_equal(element['frames'], faces[..., 4:36, 4:36, :])
+  np.testing.assert_array_equal(element['face_mask'], True)
+
+
+def test_train_crop_and_flip_are_one_per_clip(data, data_dir):
+  data.batch_size = 8
+  batch = next(iter(input_pipeline.train_dataset(data)))
+  source = recola_dataset_builder.load(data_dir, 40).as_data_source()['train']
+  offsets = recola_dataset_builder.RecordingIndex.read(
+      recola_dataset_builder.load(data_dir, 40).data_dir).recordings('train')
+  first_step = {0: 0, 1: offsets[0].steps}
+  flips = 0
+  for i in range(8):
+    stored = np.stack([source[first_step[int(batch['recording'][i])] + int(batch['start'][i]) + k]['face']
+                       for k in range(CLIP)])
+    got = batch['frames'][i].reshape(CLIP, 32, 32, 3)
+    matches = [(top, left, flip) for top in range(9) for left in range(9) for flip in (0, 1)
+               if np.array_equal(got, (stored[:, :, ::-1] if flip else stored)[:, top:top + 32, left:left + 32])]
+    assert len(matches) >= 1
+    flips += matches[0][2]
+  assert 0 < flips < 8  # flipped with probability 1/2, per clip
+
+
+def test_same_seed_same_batches_other_seed_other_batches(data):
+  def starts(seed):
+    data.seed = seed
+    iterator = iter(input_pipeline.train_dataset(data))
+    return [next(iterator)['start'].tolist() for _ in range(3)]
+  assert starts(0) == starts(0)
+  assert starts(0) != starts(1)
+
+
+def test_iterator_state_restores_the_data_order(data):
+  iterator = iter(input_pipeline.train_dataset(data))
+  for _ in range(2):
+    next(iterator)
+  state = iterator.get_state()
+  expected = [next(iterator)['start'].tolist() for _ in range(3)]
+  resumed = iter(input_pipeline.train_dataset(data))
+  resumed.set_state(state)
+  assert [next(resumed)['start'].tolist() for _ in range(3)] == expected
+
+
+def test_eval_walks_each_recording_in_order_and_covers_it(data):
+  data.batch_size = 5  # 2 recordings x 6 windows: the last batch needs 3 pads
+  batches = list(input_pipeline.eval_dataset(data, 'train'))
+  valid = np.concatenate([b['valid'] for b in batches])
+  recording = np.concatenate([b['recording'] for b in batches])[valid]
+  start = np.concatenate([b['start'] for b in batches])[valid]
+  assert all(b['frames'].shape[0] == data.batch_size for b in batches)
+  assert valid.tolist() == [True] * 12 + [False] * 3
+  assert recording.tolist() == sorted(recording.tolist())
+  last_start = mini_corpus.STEPS - CLIP - max(DELAYS.values())
+  for r in (0, 1):
+    mine = start[recording == r]
+    assert mine.tolist() == sorted(mine.tolist())
+    covered = np.zeros(mini_corpus.STEPS, bool)
+    for s in mine:
+      covered[s:s + CLIP] = True
+    assert covered[:last_start + CLIP].all() and mine[-1] == last_start
+
+
+def test_processes_read_disjoint_windows(data):
+  data.batch_size = 2
+  seen = []
+  for process in (0, 1):
+    iterator = iter(input_pipeline.train_dataset(data, num_epochs=1, process_index=process,
+                                                 process_count=2))
+    seen.append({(int(r), int(s)) for b in iterator for r, s in zip(b['recording'], b['start'])})
+  assert seen[0] and seen[1] and not seen[0] & seen[1]
+
+
+def test_worker_processes_give_the_same_batches(data):
+  iterator = iter(input_pipeline.train_dataset(data))
+  expected = [next(iterator) for _ in range(2)]
+  data.num_workers = 2
+  iterator = iter(input_pipeline.train_dataset(data))
+  for want in expected:
+    got = next(iterator)
+    for key in want:
+      np.testing.assert_array_equal(np.asarray(got[key]), want[key])
+
+
+def test_bad_settings_are_explained(data):
+  data.image_size = 64
+  with pytest.raises(ValueError, match=r'image_size \(64\) must be in'):
+    input_pipeline.train_dataset(data)
+  data.image_size, data.subseq_frames = 32, 5
+  with pytest.raises(ValueError, match='multiple of subseq_frames'):
+    input_pipeline.train_dataset(data)
+  data.subseq_frames, data.crop_size = SUBSEQ, 56
+  with pytest.raises(FileNotFoundError, match='no recola dataset built with crop size 56'):
+    input_pipeline.train_dataset(data)
