@@ -195,7 +195,9 @@ class CentreCrop(grain.transforms.Map):
     return {**element, 'frames': np.ascontiguousarray(frames)}
 
 
-def _split_recordings(data: ml_collections.ConfigDict, split: str):
+def split_recordings(data: ml_collections.ConfigDict, split: str
+                     ) -> list[RecordingSummary]:
+  """The recordings of a split of the built dataset, checking the config against it."""
   builder = recola_dataset_builder.load(data.data_dir, data.crop_size,
                                         data.face_source)
   index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
@@ -218,6 +220,15 @@ def _iterate(dataset: grain.MapDataset, data: ml_collections.ConfigDict
   return iterable
 
 
+def train_windows(data: ml_collections.ConfigDict,
+                  recordings: Sequence[RecordingSummary]) -> Windows:
+  """The training windows: every `train_stride` steps, faceless policy applied."""
+  return plan_windows(recordings, clip_frames=data.clip_frames,
+                      max_delay=int(_delays(data).max()),
+                      stride=data.train_stride,
+                      faceless_policy=data.faceless_policy, include_tail=False)
+
+
 def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
                   num_epochs: int | None = None, process_index: int = 0,
                   process_count: int = 1) -> grain.IterDataset:
@@ -237,12 +248,8 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
   Returns:
     A Grain IterDataset of batches of `data.batch_size` windows.
   """
-  recordings = _split_recordings(data, split)
-  windows = plan_windows(recordings, clip_frames=data.clip_frames,
-                         max_delay=int(_delays(data).max()),
-                         stride=data.train_stride,
-                         faceless_policy=data.faceless_policy,
-                         include_tail=False)
+  recordings = split_recordings(data, split)
+  windows = train_windows(data, recordings)
   mine = np.arange(len(windows))[process_index::process_count]
   if mine.size < data.batch_size:
     raise ValueError(f'{split}: only {mine.size} windows for this process, fewer '
@@ -256,9 +263,9 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
   return _iterate(dataset, data)
 
 
-def eval_windows(data: ml_collections.ConfigDict, split: str) -> Windows:
-  """The evaluation windows of a split, in recording order."""
-  recordings = _split_recordings(data, split)
+def eval_windows(data: ml_collections.ConfigDict,
+                 recordings: Sequence[RecordingSummary]) -> Windows:
+  """The evaluation windows, in recording order, covering every labelled step."""
   return plan_windows(recordings, clip_frames=data.clip_frames,
                       max_delay=int(_delays(data).max()),
                       stride=data.eval_stride,
@@ -273,8 +280,8 @@ def eval_dataset(data: ml_collections.ConfigDict, split: str = 'dev'
   The last batch is filled up with copies of the first window marked
   `valid=False`, so every batch has the same shape.
   """
-  recordings = _split_recordings(data, split)
-  windows = eval_windows(data, split)
+  recordings = split_recordings(data, split)
+  windows = eval_windows(data, recordings)
   if not len(windows):
     raise ValueError(f'{split}: no window of {data.clip_frames} frames fits')
   padding = -len(windows) % data.batch_size
