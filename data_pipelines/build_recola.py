@@ -10,10 +10,14 @@ from absl import flags
 
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.errors import RecolaInputError
+from data_pipelines.recola.recording import ReadOptions
 
 _RAW_DIR = flags.DEFINE_string('raw_dir', None, 'RECOLA folder (AVEC 2016 layout).', required=True)
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Where TFDS datasets are kept.', required=True)
 _CROP_SIZE = flags.DEFINE_integer('crop_size', 224, 'Side of the stored face crops.')
+_MISMATCH = flags.DEFINE_float('max_length_mismatch_s', 0.5,
+                               'Largest allowed difference in seconds between a '
+                               "recording's video or audio and its labels.")
 _FACE_SOURCE = flags.DEFINE_enum('face_source', 'video', ['video', 'images'],
                                  'Find faces in the videos, or read pre-cropped face images.')
 
@@ -23,7 +27,8 @@ def main(argv):
   start = time.perf_counter()
   try:
     builder = recola_dataset_builder.prepare(
-        _RAW_DIR.value, _DATA_DIR.value, _CROP_SIZE.value, _FACE_SOURCE.value)
+        _RAW_DIR.value, _DATA_DIR.value, _CROP_SIZE.value, _FACE_SOURCE.value,
+        ReadOptions(max_length_mismatch_s=_MISMATCH.value))
   except RecolaInputError as e:
     raise app.UsageError(str(e)) from None
   seconds = time.perf_counter() - start
