@@ -62,6 +62,17 @@ class RecordingIndex(tfds.core.Metadata):
           for name, a, b in zip(arrays[f'{split}/names'], starts, ends)]
 
 
+class _LocalDatasetInfo(tfds.core.DatasetInfo):
+  """DatasetInfo that never looks for precomputed info on TFDS's servers.
+
+  RECOLA is not there, and TFDS's look-up leaves an empty temporary folder
+  behind for every builder made before the dataset is built.
+  """
+
+  def initialize_from_bucket(self) -> None:
+    pass
+
+
 @dataclasses.dataclass
 class RecolaConfig(tfds.core.BuilderConfig):
   """Builder config: the stored face crop size and where faces come from.
@@ -114,7 +125,7 @@ class Recola(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     size = self.builder_config.crop_size
-    return tfds.core.DatasetInfo(
+    return _LocalDatasetInfo(
         builder=self,
         description='RECOLA audio-visual emotion corpus, one example per 40 ms.',
         features=tfds.features.FeaturesDict({
