@@ -18,6 +18,8 @@ _CROP_SIZE = flags.DEFINE_integer('crop_size', 224, 'Side of the stored face cro
 _MISMATCH = flags.DEFINE_float('max_length_mismatch_s', 0.5,
                                'Largest allowed difference in seconds between a '
                                "recording's video or audio and its labels.")
+_WORKERS = flags.DEFINE_integer('num_workers', None, 'Recordings read in parallel '
+                                '(default: one per CPU core).')
 _FACE_SOURCE = flags.DEFINE_enum('face_source', 'video', ['video', 'images'],
                                  'Find faces in the videos, or read pre-cropped face images.')
 
@@ -28,7 +30,7 @@ def main(argv):
   try:
     builder = recola_dataset_builder.prepare(
         _RAW_DIR.value, _DATA_DIR.value, _CROP_SIZE.value, _FACE_SOURCE.value,
-        ReadOptions(max_length_mismatch_s=_MISMATCH.value))
+        ReadOptions(max_length_mismatch_s=_MISMATCH.value), _WORKERS.value)
   except RecolaInputError as e:
     raise app.UsageError(str(e)) from None
   seconds = time.perf_counter() - start

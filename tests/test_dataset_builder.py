@@ -5,6 +5,7 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+import soundfile
 
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola import recording as recording_lib
@@ -123,9 +124,17 @@ def test_failure_mid_build_leaves_no_dataset(tmp_path, corpus, monkeypatch):
     return real(recording, options)
   monkeypatch.setattr(recola_dataset_builder, 'read_recording', fail_on_dev)
   with pytest.raises(RecolaInputError, match='corrupt video at frame 7'):
-    recola_dataset_builder.prepare(corpus, tmp_path / 'tfds', crop_size=40)
+    recola_dataset_builder.prepare(corpus, tmp_path / 'tfds', crop_size=40, num_workers=1)
   with pytest.raises(FileNotFoundError, match='no recola dataset built with crop size 40'):
     recola_dataset_builder.load(tmp_path / 'tfds', 40)
+  assert list((tmp_path / 'tfds' / 'recola' / 'crop40').rglob('*')) == []
+
+
+def test_error_in_a_worker_process_reaches_the_caller(tmp_path, corpus):
+  # One second of audio for 2.4 s of labels: found only when the audio is decoded.
+  soundfile.write(corpus / 'recordings_audio' / 'dev_1.wav', np.zeros(44_100), 44_100)
+  with pytest.raises(RecolaInputError, match=r'dev_1\.wav: audio is shorter than its labels'):
+    recola_dataset_builder.prepare(corpus, tmp_path / 'tfds', crop_size=40, num_workers=2)
   assert list((tmp_path / 'tfds' / 'recola' / 'crop40').rglob('*')) == []
 
 

@@ -14,3 +14,6 @@ class RecolaInputError(ValueError):
     self.path = os.fspath(path)
     self.problem = problem
     super().__init__(f'{self.path}: {problem}')
+
+  def __reduce__(self):  # Survives the trip back from a worker process.
+    return type(self), (self.path, self.problem)

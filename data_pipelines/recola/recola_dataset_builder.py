@@ -1,6 +1,9 @@
 """TFDS builder `recola`: one ArrayRecord example per 40 ms step of every recording."""
 
+import collections
+import concurrent.futures
 import dataclasses
+import multiprocessing
 import os
 
 from etils import epath
@@ -118,10 +121,14 @@ class Recola(tfds.core.GeneratorBasedBuilder):
       'without RECOLA, write a synthetic corpus in the same layout with '
       '`python -m data_pipelines.synthetic_recola --output_dir=DIR`.')
 
-  def __init__(self, *, read_options: ReadOptions | None = None, **kwargs):
+  def __init__(self, *, read_options: ReadOptions | None = None,
+               num_workers: int | None = None, **kwargs):
+    """Args: read_options: face tracking and length checks; num_workers:
+    recordings read in parallel processes (default: one per CPU core)."""
     super().__init__(**kwargs)
     self._read_options = dataclasses.replace(
         read_options or ReadOptions(), crop_size=self.builder_config.crop_size)
+    self._num_workers = num_workers or os.cpu_count() or 1
 
   def _info(self) -> tfds.core.DatasetInfo:
     size = self.builder_config.crop_size
@@ -154,11 +161,34 @@ class Recola(tfds.core.GeneratorBasedBuilder):
             for split, recordings in splits.items() if recordings}
 
   def _generate_examples(self, split: str, recordings: list[layout.Recording]):
-    for recording in recordings:
-      summary, examples = read_recording(recording, self._read_options)
+    for summary, examples in self._read_in_order(recordings):
       self.info.metadata.add(split, summary)
       for example in examples:
-        yield f'{recording.name}_{example["frame_index"]:06d}', example
+        yield f'{summary.name}_{example["frame_index"]:06d}', example
+
+  def _read_in_order(self, recordings: list[layout.Recording]):
+    """Yields (summary, examples) per recording, in order, reading ahead in workers."""
+    if self._num_workers == 1 or len(recordings) == 1:
+      for recording in recordings:
+        yield read_recording(recording, self._read_options)
+      return
+    context = multiprocessing.get_context('spawn')
+    with concurrent.futures.ProcessPoolExecutor(self._num_workers,
+                                                mp_context=context) as pool:
+      pending = collections.deque()
+      for recording in recordings:
+        pending.append(pool.submit(_read_whole_recording, recording,
+                                   self._read_options))
+        if len(pending) > self._num_workers:
+          yield pending.popleft().result()
+      while pending:
+        yield pending.popleft().result()
+
+
+def _read_whole_recording(recording: layout.Recording, options: ReadOptions):
+  """In a worker process: the summary and every example of one recording."""
+  summary, examples = read_recording(recording, options)
+  return summary, list(examples)
 
 
 def _builder(data_dir, crop_size: int, face_source: str, **kwargs) -> 'Recola':
@@ -171,7 +201,8 @@ def _builder(data_dir, crop_size: int, face_source: str, **kwargs) -> 'Recola':
 
 def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike,
             crop_size: int = 224, face_source: str = 'video',
-            read_options: ReadOptions | None = None) -> Recola:
+            read_options: ReadOptions | None = None,
+            num_workers: int | None = None) -> Recola:
   """Builds the dataset from a RECOLA folder unless it is already built.
 
   Every recording is checked before anything is written; a build that fails
@@ -184,6 +215,7 @@ def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike,
     crop_size: stored face crop size.
     face_source: 'video' or 'images'.
     read_options: face tracking and length-check parameters.
+    num_workers: recordings read in parallel (default: one per CPU core).
 
   Returns:
     The builder, prepared.
@@ -192,7 +224,7 @@ def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike,
     RecolaInputError: naming the first bad input file.
   """
   builder = _builder(data_dir, crop_size, face_source,
-                     read_options=read_options)
+                     read_options=read_options, num_workers=num_workers)
   if not builder.is_prepared():
     layout.list_recordings(raw_dir, face_source)  # A clear error before TFDS's.
     builder.download_and_prepare(
