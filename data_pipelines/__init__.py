@@ -1,0 +1,1 @@
+"""Data pipelines: RECOLA reading and synthetic corpus generation."""

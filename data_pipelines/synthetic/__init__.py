@@ -1,0 +1,1 @@
+"""Synthetic RECOLA-like corpus: emotion model, face, voice and file writers."""
