@@ -114,3 +114,13 @@ def test_overlapping_tracks_keep_the_longer():
   assert track.found.all()
   assert not track.detected[5:15:2].any()
   np.testing.assert_allclose(track.boxes, alone)
+
+
+def test_search_near_the_previous_box_finds_the_same_face(media):
+  frames = [f for _, f in video.frames_on_label_grid(media / 'faces' / 'single_face.mp4', 61)]
+  detector = faces.FaceDetector()
+  full = np.stack([detector(f) for f in frames])
+  near = np.stack([detector(f, near=full[max(k - 1, 0)]) for k, f in enumerate(frames)])
+  np.testing.assert_allclose(near, full, atol=0.1 * full[:, 2:].max())
+  # A hint where there is no face falls back to the whole frame.
+  np.testing.assert_array_equal(detector(frames[0], near=np.array([0, 0, 40, 40.])), full[0])

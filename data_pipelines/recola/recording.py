@@ -128,8 +128,9 @@ def _video_faces(recording: Recording, steps: int, options: ReadOptions
   """Tracks faces over the whole video, then returns a second pass of crops."""
   detector = faces.FaceDetector(options.tracking)
   extent = video.DecodedExtent()
-  raw = np.stack([detector(frame) for _, frame in
-                  video.frames_on_label_grid(recording.video, steps, extent)])
+  raw = np.full((steps, 4), np.nan)
+  for step, frame in video.frames_on_label_grid(recording.video, steps, extent):
+    raw[step] = detector(frame, near=raw[step - 1] if step else None)
   _check_length(recording.video, extent.duration_s, steps, 'video', options)
   track = faces.track_faces(raw, options.tracking)
   blank = np.zeros((options.crop_size,) * 2 + (3,), np.uint8)
