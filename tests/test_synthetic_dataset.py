@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from data_pipelines.recola import faces
+from data_pipelines.recola import labels
 from data_pipelines.recola import layout
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola import video
@@ -35,6 +36,19 @@ def test_labels_read_back_equal_labels_written(built):
     np.testing.assert_allclose(summary.labels[:, 1], gold['arousal'], atol=1e-6)
   test, = index.recordings('test')
   assert test.steps == 401 and np.isnan(test.labels).all()
+
+
+def test_reader_finds_the_six_raters_average_to_the_gold_standard(built):
+  root, _, _ = built
+  for dimension in ('valence', 'arousal'):
+    folder = root / 'raw' / 'ratings_individual' / dimension
+    ratings = labels.parse_individual_ratings_csv(folder / 'dev_1.csv')
+    gold = labels.parse_gold_standard_arff(
+        root / 'raw' / 'ratings_gold_standard' / dimension / 'dev_1.arff')
+    assert ratings.raters == ('FM1', 'FM2', 'FM3', 'FF1', 'FF2', 'FF3')
+    np.testing.assert_allclose(ratings.times, gold.times)
+    np.testing.assert_allclose(ratings.ratings.mean(axis=1), gold.values, atol=1e-6)
+    assert ratings.ratings.std(axis=1).mean() > 0.01  # raters really differ
 
 
 def test_faces_found_exactly_where_the_face_is_visible(built):
