@@ -1,4 +1,4 @@
-"""A two-recording corpus in the AVEC 2016 layout, made from the real face video."""
+"""A small corpus in the AVEC 2016 layout, made from the real face video."""
 
 import pathlib
 import shutil
@@ -6,16 +6,9 @@ import shutil
 import numpy as np
 import soundfile
 
+from data_pipelines.synthetic import corpus_writer
+
 STEPS = 61  # single_face.mp4 lasts 2.4 s: 60 frames at 25 fps, 61 label rows.
-
-
-def write_arff(path: pathlib.Path, name: str, values, dimension: str) -> None:
-  rows = ''.join(f'{name},{k * 0.04:.2f},{v:.6f}\r\n' for k, v in enumerate(values))
-  path.parent.mkdir(parents=True, exist_ok=True)
-  path.write_bytes(
-      (f'@relation GOLDSTANDARD_{dimension.upper()}\r\n\r\n'
-       '@attribute Instance_name string\r\n@attribute frameTime numeric\r\n'
-       '@attribute GoldStandard numeric\r\n\r\n\r\n@data\r\n\r\n' + rows).encode())
 
 
 def labels_of(name: str) -> dict[str, np.ndarray]:
@@ -38,6 +31,8 @@ def make_mini_corpus(root: pathlib.Path, media: pathlib.Path,
     soundfile.write(root / 'recordings_audio' / f'{name}.wav', tone, rate, subtype='PCM_16')
     if not name.startswith('test'):
       for dimension, values in labels_of(name).items():
-        write_arff(root / 'ratings_gold_standard' / dimension / f'{name}.arff',
-                   name, values, dimension)
+        folder = root / 'ratings_gold_standard' / dimension
+        folder.mkdir(parents=True, exist_ok=True)
+        corpus_writer.write_gold_standard_arff(folder / f'{name}.arff', name,
+                                               dimension, values)
   return root

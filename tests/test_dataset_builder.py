@@ -10,6 +10,7 @@ import soundfile
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola import recording as recording_lib
 from data_pipelines.recola.errors import RecolaInputError
+from data_pipelines.synthetic import corpus_writer
 from tests import mini_corpus
 
 
@@ -83,15 +84,15 @@ def break_arff_column(root):
 
 
 def break_short_labels(root):
-  mini_corpus.write_arff(root / 'ratings_gold_standard' / 'valence' / 'dev_1.arff',
-                         'dev_1', np.zeros(30), 'valence')
+  corpus_writer.write_gold_standard_arff(
+      root / 'ratings_gold_standard' / 'valence' / 'dev_1.arff', 'dev_1', 'valence', np.zeros(30))
   return r'dev_1\.arff: 61 rows, but the valence file has 30'
 
 
 def break_short_labels_both(root):
   for dimension in ('valence', 'arousal'):
-    mini_corpus.write_arff(root / 'ratings_gold_standard' / dimension / 'dev_1.arff',
-                           'dev_1', np.zeros(30), dimension)
+    corpus_writer.write_gold_standard_arff(
+        root / 'ratings_gold_standard' / dimension / 'dev_1.arff', 'dev_1', dimension, np.zeros(30))
   return r'dev_1\.mp4: labels are shorter than the video: 30 label rows cover 1\.20 s'
 
 
