@@ -42,8 +42,8 @@ case "${1:-}" in
   "")
     WORK="${CAAV_WORKDIR:-runs}"
     "$PY" -m data_pipelines.synthetic_recola --output_dir="$WORK/synthetic_recola"
-    "$PY" -m data_pipelines.build_recola --raw_dir="$WORK/synthetic_recola" --data_dir="$WORK/tfds"
-    "$PY" -m caav_jax.input_pipeline_benchmark --data_dir="$WORK/tfds" --crop_sizes=224
+    "$PY" -m data_pipelines.build_recola --raw_dir="$WORK/synthetic_recola" --data_dir="$WORK/tfds" --verbosity=-1
+    "$PY" -m caav_jax.input_pipeline_benchmark --data_dir="$WORK/tfds" --crop_sizes=224 --verbosity=-1
     ;;
   *)
     echo "usage: ./run.sh [test [pytest args...]]" >&2
