@@ -1,0 +1,49 @@
+"""How the two feature sequences are combined: the paper's CAM and the baselines it compares with."""
+
+import jax.numpy as jnp
+from flax import nnx
+
+from caav_jax.models.cross_attention import CrossAttention, l2_normalise
+
+FUSIONS = ('cam', 'concat', 'sum', 'audio_only', 'visual_only')
+
+
+class Fusion(nnx.Module):
+  """Combines L2-normalised audio and visual sequences into one sequence.
+
+  'cam': X̂_a + X̂_v from cross-attention (the paper; the authors' code sums
+  the attended features); 'concat': [x_a, x_v]; 'sum': x_a + x_v;
+  'audio_only' / 'visual_only': one modality.
+  """
+
+  def __init__(self, kind: str, audio_features: int, visual_features: int, *,
+               dtype=jnp.float32, rngs: nnx.Rngs):
+    if kind not in FUSIONS:
+      raise ValueError(f'fusion must be one of {FUSIONS}, not {kind!r}')
+    if kind in ('cam', 'sum') and audio_features != visual_features:
+      raise ValueError(f'{kind!r} fusion adds the two sequences: audio features '
+                       f'({audio_features}) and visual features '
+                       f'({visual_features}) must match')
+    self.kind = kind
+    self.cross_attention = (CrossAttention(audio_features, visual_features,
+                                           dtype=dtype, rngs=rngs)
+                            if kind == 'cam' else None)
+    self.features = {'concat': audio_features + visual_features,
+                     'visual_only': visual_features}.get(kind, audio_features)
+    self.uses_audio = kind != 'visual_only'
+    self.uses_visual = kind != 'audio_only'
+
+  def __call__(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
+               ) -> jnp.ndarray:
+    """Maps (batch, L, d_a) and (batch, L, d_v) to (batch, L, features)."""
+    if self.kind == 'cam':
+      attended_audio, attended_visual = self.cross_attention(audio, visual)
+      return attended_audio + attended_visual
+    if self.kind == 'audio_only':
+      return l2_normalise(audio)
+    if self.kind == 'visual_only':
+      return l2_normalise(visual)
+    audio, visual = l2_normalise(audio), l2_normalise(visual)
+    if self.kind == 'concat':
+      return jnp.concatenate([audio, visual], axis=-1)
+    return audio + visual
