@@ -1,0 +1,1 @@
+"""Neural network modules: the visual and audio towers, cross-attention and heads."""

@@ -1,0 +1,101 @@
+"""The assembled model at tiny widths: fusions, permutation invariance, backbone transfer, precision."""
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from flax import nnx
+
+from caav_jax.models.emotion_model import EmotionModel, UnimodalModel, frames_to_unit_range
+from tests.model_builders import build
+
+WIDTH = 1 / 16
+
+
+@pytest.fixture(scope='module')
+def inputs():
+  rng = np.random.default_rng(0)
+  frames = rng.integers(0, 256, (2, 3, 8, 32, 32, 3), dtype=np.uint8)
+  spectrograms = rng.uniform(-1, 1, (2, 3, 128, 65)).astype(np.float32)
+  return jnp.asarray(frames), jnp.asarray(spectrograms)
+
+
+@functools.cache
+def tiny(fusion='cam', dtype=jnp.float32, outputs=2):
+  return build(lambda rngs: EmotionModel(fusion=fusion, visual_width=WIDTH, audio_width=WIDTH,
+                                         dtype=dtype, outputs=outputs, rngs=rngs))
+
+
+forward = nnx.jit(lambda model, frames, spectrograms: model(frames, spectrograms))
+embed = nnx.jit(lambda model, frames, spectrograms: model.embed(frames, spectrograms))
+predict = nnx.jit(lambda model, audio, visual: model.predict(audio, visual))
+
+
+@pytest.mark.parametrize('fusion', ['cam', 'concat', 'sum', 'audio_only', 'visual_only'])
+def test_every_fusion_predicts_both_dimensions(inputs, fusion):
+  frames, spectrograms = inputs
+  model = tiny(fusion)
+  model.eval()
+  out = np.asarray(forward(model, frames, spectrograms))
+  assert out.shape == (2, 2) and np.isfinite(out).all() and (np.abs(out) < 1).all()
+  audio, visual = embed(model, frames, spectrograms)
+  np.testing.assert_allclose(predict(model, audio, visual), out, atol=1e-6)
+  if fusion == 'audio_only':
+    assert model.visual is None and visual is None
+    np.testing.assert_allclose(forward(model, None, spectrograms), out, atol=1e-6)
+  if fusion == 'visual_only':
+    assert model.audio is None and audio is None
+    np.testing.assert_allclose(forward(model, frames, None), out, atol=1e-6)
+
+
+def test_single_dimension_model(inputs):
+  model = tiny(outputs=1)
+  model.eval()
+  assert forward(model, *inputs).shape == (2, 1)
+
+
+def test_order_of_subsequences_does_not_matter(inputs):
+  frames, spectrograms = inputs
+  model = tiny('cam')
+  model.eval()
+  order = np.array([2, 0, 1])
+  np.testing.assert_allclose(forward(model, frames[:, order], spectrograms[:, order]),
+                             forward(model, frames, spectrograms), atol=1e-5)
+
+
+def test_backbones_move_from_unimodal_models_by_name(inputs):
+  frames, spectrograms = inputs
+  model = build(lambda rngs: EmotionModel(visual_width=WIDTH, audio_width=WIDTH, rngs=rngs))
+  audio_model = build(lambda rngs: UnimodalModel('audio', width=WIDTH, rngs=rngs), seed=7)
+  visual_model = build(lambda rngs: UnimodalModel('visual', width=WIDTH, rngs=rngs), seed=8)
+  for module in (model, audio_model, visual_model):
+    module.eval()
+  assert forward(audio_model, None, spectrograms).shape == (2, 2)
+  assert forward(visual_model, frames, None).shape == (2, 2)
+  nnx.update(model.audio, nnx.state(audio_model.audio))
+  nnx.update(model.visual, nnx.state(visual_model.visual))
+  audio, visual = embed(model, frames, spectrograms)
+  want_audio = nnx.jit(lambda m, s: m(s))(audio_model.audio, spectrograms.reshape(6, 128, 65))
+  clips = frames_to_unit_range(frames.reshape(6, 8, 32, 32, 3), jnp.float32)
+  want_visual = nnx.jit(lambda m, v: m(v))(visual_model.visual, clips)
+  np.testing.assert_allclose(audio, want_audio.reshape(2, 3, -1), atol=1e-5)
+  np.testing.assert_allclose(visual, want_visual.reshape(2, 3, -1), atol=1e-5)
+
+
+def test_dropout_only_in_train_mode(inputs):
+  model = tiny('cam')
+  model.train()
+  first, second = forward(model, *inputs), forward(model, *inputs)
+  assert not np.allclose(first, second)  # a new dropout mask each call
+  model.eval()
+  np.testing.assert_array_equal(forward(model, *inputs), forward(model, *inputs))
+
+
+def test_bfloat16_compute_close_to_float32(inputs):
+  full, half = tiny('cam'), tiny('cam', jnp.bfloat16)
+  full.eval(), half.eval()
+  params = nnx.state(half, nnx.Param)
+  assert {leaf.dtype for leaf in jax.tree.leaves(params)} == {jnp.dtype(jnp.float32)}
+  np.testing.assert_allclose(forward(half, *inputs), forward(full, *inputs), atol=0.03)
