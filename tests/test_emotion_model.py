@@ -99,3 +99,16 @@ def test_bfloat16_compute_close_to_float32(inputs):
   params = nnx.state(half, nnx.Param)
   assert {leaf.dtype for leaf in jax.tree.leaves(params)} == {jnp.dtype(jnp.float32)}
   np.testing.assert_allclose(forward(half, *inputs), forward(full, *inputs), atol=0.03)
+
+
+def test_every_parameter_gets_a_finite_gradient(inputs):
+  model = tiny('cam')
+  model.train()
+  targets = jnp.asarray([[0.5, -0.2], [-0.3, 0.1]])
+  loss = lambda m: jnp.mean((m(*inputs) - targets) ** 2)
+  gradients = nnx.jit(nnx.grad(loss))(model)
+  leaves = jax.tree.leaves(gradients)
+  assert len(leaves) == len(jax.tree.leaves(nnx.state(model, nnx.Param)))
+  assert all(np.isfinite(g).all() for g in leaves)
+  assert np.abs(gradients['visual']['Conv3d_1a_7x7']['conv3d']['kernel'][...]).max() > 0
+  assert np.abs(gradients['fusion']['cross_attention']['w'][...]).max() > 0

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
 
 
 def same_output_size(size: int, stride: int) -> int:
@@ -82,6 +83,5 @@ def max_pool_same(x: jax.Array, window_shape: Sequence[int],
     (batch, *[ceil(n / s) per spatial axis], channels).
   """
   padded = pad_same(x, window_shape, strides, value=-jnp.inf)
-  return jax.lax.reduce_window(
-      padded, jnp.asarray(-jnp.inf, x.dtype), jax.lax.max,
-      (1, *window_shape, 1), (1, *strides, 1), 'VALID')
+  return nnx.max_pool(padded, tuple(window_shape), strides=tuple(strides),
+                      padding='VALID')

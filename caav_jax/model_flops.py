@@ -1,0 +1,65 @@
+"""FLOPs per clip of the model's forward pass and train step, from XLA's cost analysis (compile only).
+
+  python -m caav_jax.model_flops --fusion=cam --frames=16 --image_size=224 --width=1.0
+"""
+
+from absl import app
+from absl import flags
+from flax import nnx
+import jax
+import jax.numpy as jnp
+
+from caav_jax.models.emotion_model import EmotionModel
+
+_FUSION = flags.DEFINE_string('fusion', 'cam', 'Fusion (see caav_jax.models.fusion.FUSIONS).')
+_SUBSEQS = flags.DEFINE_integer('subseqs', 8, 'Sub-sequences per clip.')
+_FRAMES = flags.DEFINE_integer('frames', 16, 'Frames per sub-sequence.')
+_IMAGE_SIZE = flags.DEFINE_integer('image_size', 224, 'Face crop side.')
+_WIDTH = flags.DEFINE_float('width', 1.0, 'Width multiplier of both backbones.')
+_BATCH = flags.DEFINE_integer('batch', 1, 'Clips per step (FLOPs are reported per clip).')
+
+
+def concordance_loss(predictions: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
+  """1 − CCC per dimension over the batch, averaged: (batch, dims) → scalar."""
+  mean_p, mean_t = predictions.mean(0), targets.mean(0)
+  covariance = ((predictions - mean_p) * (targets - mean_t)).mean(0)
+  ccc = 2 * covariance / (predictions.var(0) + targets.var(0) + (mean_p - mean_t) ** 2)
+  return (1 - ccc).mean()
+
+
+def flops(fn, *args) -> float:
+  return jax.jit(fn).lower(*args).compile().cost_analysis()['flops']
+
+
+def main(argv):
+  del argv
+  model = nnx.eval_shape(lambda: EmotionModel(
+      fusion=_FUSION.value, visual_width=_WIDTH.value, audio_width=_WIDTH.value,
+      rngs=nnx.Rngs(0)))
+  model.eval()
+  graphdef, state = nnx.split(model)
+  batch, subseqs = _BATCH.value, _SUBSEQS.value
+  frames = jax.ShapeDtypeStruct(
+      (batch, subseqs, _FRAMES.value, _IMAGE_SIZE.value, _IMAGE_SIZE.value, 3), jnp.uint8)
+  spectrograms = jax.ShapeDtypeStruct((batch, subseqs, 128, 65), jnp.float32)
+  targets = jax.ShapeDtypeStruct((batch, 2), jnp.float32)
+
+  def forward(state, frames, spectrograms):
+    return nnx.merge(graphdef, state)(frames, spectrograms)
+
+  def train_gradients(state, frames, spectrograms, targets):
+    module = nnx.merge(graphdef, state)
+    module.train()
+    loss = lambda m: concordance_loss(m(frames, spectrograms), targets)
+    return nnx.grad(loss)(module)
+
+  forward_flops = flops(forward, state, frames, spectrograms) / batch
+  train_flops = flops(train_gradients, state, frames, spectrograms, targets) / batch
+  print(f'{_FUSION.value}, width {_WIDTH.value:g}, {subseqs}×{_FRAMES.value} frames of '
+        f'{_IMAGE_SIZE.value}² + {subseqs} spectrograms, batch {batch}: '
+        f'forward {forward_flops / 1e9:.1f} GFLOP/clip, '
+        f'train step (forward + backward) {train_flops / 1e9:.1f} GFLOP/clip')
+
+
+if __name__ == '__main__':
+  app.run(main)
