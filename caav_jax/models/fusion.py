@@ -30,8 +30,6 @@ class Fusion(nnx.Module):
                             if kind == 'cam' else None)
     self.features = {'concat': audio_features + visual_features,
                      'visual_only': visual_features}.get(kind, audio_features)
-    self.uses_audio = kind != 'visual_only'
-    self.uses_visual = kind != 'audio_only'
 
   def __call__(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
                ) -> jnp.ndarray:
