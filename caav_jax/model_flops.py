@@ -9,6 +9,7 @@ from flax import nnx
 import jax
 import jax.numpy as jnp
 
+from caav_jax.metrics import concordance_loss
 from caav_jax.models.emotion_model import EmotionModel
 
 _FUSION = flags.DEFINE_string('fusion', 'cam', 'Fusion (see caav_jax.models.fusion.FUSIONS).')
@@ -17,14 +18,6 @@ _FRAMES = flags.DEFINE_integer('frames', 16, 'Frames per sub-sequence.')
 _IMAGE_SIZE = flags.DEFINE_integer('image_size', 224, 'Face crop side.')
 _WIDTH = flags.DEFINE_float('width', 1.0, 'Width multiplier of both backbones.')
 _BATCH = flags.DEFINE_integer('batch', 1, 'Clips per step (FLOPs are reported per clip).')
-
-
-def concordance_loss(predictions: jnp.ndarray, targets: jnp.ndarray) -> jnp.ndarray:
-  """1 − CCC per dimension over the batch, averaged: (batch, dims) → scalar."""
-  mean_p, mean_t = predictions.mean(0), targets.mean(0)
-  covariance = ((predictions - mean_p) * (targets - mean_t)).mean(0)
-  ccc = 2 * covariance / (predictions.var(0) + targets.var(0) + (mean_p - mean_t) ** 2)
-  return (1 - ccc).mean()
 
 
 def flops(fn, *args) -> float:
