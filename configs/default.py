@@ -29,7 +29,19 @@ def data_config() -> ml_collections.ConfigDict:
   return data
 
 
+def model_config() -> ml_collections.ConfigDict:
+  """Which network: the paper's CAM or a baseline, sizes and precision."""
+  model = ml_collections.ConfigDict()
+  model.fusion = 'cam'  # 'cam', 'concat', 'sum', 'audio_only' or 'visual_only'.
+  model.visual_width = 1.0  # I3D width multiplier (1.0: the published network).
+  model.audio_width = 1.0  # Spectrogram CNN width multiplier.
+  model.dropout_rate = 0.5
+  model.dtype = 'float32'  # Compute dtype; 'bfloat16' on accelerators. Parameters stay float32.
+  return model
+
+
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.data = data_config()
+  config.model = model_config()
   return config

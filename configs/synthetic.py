@@ -12,4 +12,6 @@ def get_config():
   data.image_size = 56
   data.batch_size = 8
   data.train_stride = 4
+  config.model.visual_width = 0.25
+  config.model.audio_width = 0.25
   return config
