@@ -110,16 +110,13 @@ class LoadWindow(grain.transforms.Map):
 
   def __init__(self, data: ml_collections.ConfigDict, split: str,
                recordings: Sequence[RecordingSummary], windows: Windows):
-    if data.clip_frames % data.subseq_frames:
-      raise ValueError(f'clip_frames ({data.clip_frames}) must be a multiple '
-                       f'of subseq_frames ({data.subseq_frames})')
     self._data_dir = data.data_dir
     self._crop_size = data.crop_size
     self._face_source = data.face_source
     self._split = split
     self._clip = data.clip_frames
     self._subseqs = data.clip_frames // data.subseq_frames
-    self._per_frame = {'clip_mean': False, 'per_frame': True}[data.target]
+    self._per_frame = data.target == 'per_frame'
     self._delays = _delays(data)
     self._windows = windows
     self._offsets = np.concatenate([[0], np.cumsum([r.steps for r in recordings])])
@@ -195,18 +192,31 @@ class CentreCrop(grain.transforms.Map):
     return {**element, 'frames': np.ascontiguousarray(frames)}
 
 
+def check_data_config(data: ml_collections.ConfigDict) -> None:
+  """Raises ValueError naming the first setting of `config.data` that cannot work."""
+  if data.clip_frames % data.subseq_frames:
+    raise ValueError(f'data.clip_frames ({data.clip_frames}) must be a multiple '
+                     f'of data.subseq_frames ({data.subseq_frames})')
+  if data.target not in ('clip_mean', 'per_frame'):
+    raise ValueError(f"data.target must be 'clip_mean' or 'per_frame', not {data.target!r}")
+  if not data.dimensions or any(d not in DIMENSIONS for d in data.dimensions):
+    raise ValueError(f'data.dimensions must name some of {DIMENSIONS}, '
+                     f'not {tuple(data.dimensions)}')
+  if not 0 < data.image_size <= data.crop_size:
+    raise ValueError(f'data.image_size ({data.image_size}) must be in '
+                     f'(0, data.crop_size = {data.crop_size}]')
+
+
 def split_recordings(data: ml_collections.ConfigDict, split: str
                      ) -> list[RecordingSummary]:
   """The recordings of a split of the built dataset, checking the config against it."""
+  check_data_config(data)
   builder = recola_dataset_builder.load(data.data_dir, data.crop_size,
                                         data.face_source)
   index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
   recordings = index.recordings(split)
   if not recordings:
     raise ValueError(f'{builder.data_dir}: the dataset has no {split!r} split')
-  if not 0 < data.image_size <= data.crop_size:
-    raise ValueError(f'data.image_size ({data.image_size}) must be in '
-                     f'(0, data.crop_size = {data.crop_size}]')
   return recordings
 
 

@@ -176,11 +176,17 @@ def test_worker_processes_give_the_same_batches(data):
 
 def test_bad_settings_are_explained(data):
   data.image_size = 64
-  with pytest.raises(ValueError, match=r'image_size \(64\) must be in'):
+  with pytest.raises(ValueError, match=r'data.image_size \(64\) must be in'):
     input_pipeline.train_dataset(data)
   data.image_size, data.subseq_frames = 32, 5
-  with pytest.raises(ValueError, match='multiple of subseq_frames'):
+  with pytest.raises(ValueError, match=r'data.clip_frames \(16\) must be a multiple of data.subseq_frames \(5\)'):
     input_pipeline.train_dataset(data)
-  data.subseq_frames, data.crop_size = SUBSEQ, 56
+  data.subseq_frames, data.target = SUBSEQ, 'per_clip'
+  with pytest.raises(ValueError, match="data.target must be 'clip_mean' or 'per_frame'"):
+    input_pipeline.train_dataset(data)
+  data.target, data.dimensions = 'clip_mean', ('valence', 'dominance')
+  with pytest.raises(ValueError, match='data.dimensions must name some of'):
+    input_pipeline.train_dataset(data)
+  data.dimensions, data.crop_size = ('valence', 'arousal'), 56
   with pytest.raises(FileNotFoundError, match='no recola dataset built with crop size 56'):
     input_pipeline.train_dataset(data)
