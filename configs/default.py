@@ -40,8 +40,22 @@ def model_config() -> ml_collections.ConfigDict:
   return model
 
 
+def train_config() -> ml_collections.ConfigDict:
+  """How long and how fast to train."""
+  train = ml_collections.ConfigDict()
+  train.steps = 20_000
+  train.learning_rate = 1e-4  # Adam, as the paper.
+  train.grad_clip_norm = 0.0  # 0 disables clipping.
+  train.log_every = 50
+  train.checkpoint_every = 1_000
+  train.checkpoints_to_keep = 3
+  train.seed = 0
+  return train
+
+
 def get_config() -> ml_collections.ConfigDict:
   config = ml_collections.ConfigDict()
   config.data = data_config()
   config.model = model_config()
+  config.train = train_config()
   return config

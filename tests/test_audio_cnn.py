@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from flax import nnx
 
 from caav_jax.models.audio_cnn import AudioCNN, max_pool_ceil
@@ -45,3 +46,10 @@ def test_bfloat16_close_to_float32():
   approx = np.asarray(half(spectrograms).astype(jnp.float32))
   assert half.conv1.kernel[...].dtype == jnp.float32  # parameters stay float32
   assert np.linalg.norm(approx - reference) / np.linalg.norm(reference) < 0.03
+
+
+def test_too_short_spectrograms_are_refused():
+  model = AudioCNN(width_multiplier=0.125, rngs=nnx.Rngs(0))
+  with pytest.raises(ValueError, match='too small for the audio CNN'):
+    model(jnp.zeros((1, 128, 33)))  # 8-frame sub-sequences
+  assert model(jnp.zeros((1, 128, 47))).shape == (1, 128)

@@ -58,5 +58,10 @@ class AudioCNN(nnx.Module):
     x = nnx.relu(self.conv2(x))
     x = max_pool_ceil(self.bn3(nnx.relu(self.conv3(x))), (2, 2))
     x = nnx.relu(self.conv4(x))
+    if 0 in x.shape:
+      raise ValueError(
+          f'a spectrogram of {spectrograms.shape[-2]}×{spectrograms.shape[-1]} is too '
+          'small for the audio CNN: it needs at least 47 time frames (sub-sequences '
+          'of at least 12 video frames; the paper uses 16)')
     x = nnx.relu(self.conv5(x))
     return x.mean(axis=(1, 2))

@@ -1,0 +1,56 @@
+"""Training on the tiny config: checkpoints, and a resumed run equal to an uninterrupted one."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+from flax import nnx
+
+from caav_jax import checkpointing
+from caav_jax import train
+from configs import tiny
+from data_pipelines.recola import recola_dataset_builder
+from tests import mini_corpus
+
+
+@pytest.fixture(scope='module')
+def config(tmp_path_factory, media):
+  root = tmp_path_factory.mktemp('train')
+  mini_corpus.make_mini_corpus(root / 'raw', media, names=('train_1', 'train_2', 'dev_1'))
+  config = tiny.get_config()
+  config.data.raw_dir, config.data.data_dir = str(root / 'raw'), str(root / 'tfds')
+  return config
+
+
+def final_state(config, workdir):
+  model = train.create_model(config)
+  optimizer = train.create_optimizer(model, config.train)
+  checkpoints = checkpointing.Checkpoints(workdir / 'checkpoints')
+  iterator = iter(train.input_pipeline.train_dataset(config.data))
+  step = checkpoints.restore(model, optimizer, iterator)
+  checkpoints.close()
+  return step, jax.tree.leaves(nnx.state(model, nnx.Param))
+
+
+def logged(workdir):
+  return [json.loads(line) for line in (workdir / 'train_log.jsonl').read_text().splitlines()]
+
+
+def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(config, tmp_path):
+  config.train.steps = 4
+  train.train_and_evaluate(config, str(tmp_path / 'straight'))
+  assert recola_dataset_builder.load(config.data.data_dir, 32).is_prepared()  # built on the way
+  config.train.steps = 2
+  train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  assert checkpointing.Checkpoints(tmp_path / 'resumed' / 'checkpoints').latest_step() == 2
+  config.train.steps = 4
+  train.train_and_evaluate(config, str(tmp_path / 'resumed'))
+  straight, resumed = logged(tmp_path / 'straight'), logged(tmp_path / 'resumed')
+  assert [r['step'] for r in resumed] == [1, 2, 3, 4]
+  assert [r['loss'] for r in resumed] == [r['loss'] for r in straight]  # same batches, same maths
+  step_a, params_a = final_state(config, tmp_path / 'straight')
+  step_b, params_b = final_state(config, tmp_path / 'resumed')
+  assert step_a == step_b == 4
+  for a, b in zip(params_a, params_b):
+    np.testing.assert_array_equal(a, b)
