@@ -1,7 +1,6 @@
 """Training: builds the data if needed, then runs the jitted data-parallel step with checkpoints."""
 
 import json
-import os
 import pathlib
 import time
 
