@@ -28,6 +28,12 @@ def ensure_dataset(data: ml_collections.ConfigDict) -> None:
                                    data.face_source)
 
 
+def steps_per_epoch(data: ml_collections.ConfigDict) -> int:
+  """Batches in one pass over the training windows (all processes together)."""
+  windows = input_pipeline.train_windows(data, input_pipeline.split_recordings(data, 'train'))
+  return max(1, len(windows) // data.batch_size)
+
+
 def create_model(config: ml_collections.ConfigDict) -> nnx.Module:
   """The configured model, initialised in one compiled program.
 
@@ -39,9 +45,19 @@ def create_model(config: ml_collections.ConfigDict) -> nnx.Module:
     return nnx.jit(lambda: factory.create_model(config, nnx.Rngs(config.train.seed)))()
 
 
-def create_optimizer(model: nnx.Module, train: ml_collections.ConfigDict) -> nnx.Optimizer:
-  """Adam at `train.learning_rate`, with optional global-norm clipping."""
-  tx = optax.adam(train.learning_rate)
+def learning_rate_schedule(train: ml_collections.ConfigDict,
+                           steps_per_epoch: int) -> optax.Schedule:
+  """The paper's: constant, then × decay_factor every decay_every_epochs after decay_start_epoch."""
+  return optax.exponential_decay(
+      train.learning_rate, transition_steps=train.decay_every_epochs * steps_per_epoch,
+      decay_rate=train.decay_factor,
+      transition_begin=train.decay_start_epoch * steps_per_epoch, staircase=True)
+
+
+def create_optimizer(model: nnx.Module, train: ml_collections.ConfigDict,
+                     steps_per_epoch: int) -> nnx.Optimizer:
+  """Adam on the paper's schedule, with optional global-norm clipping."""
+  tx = optax.adam(learning_rate_schedule(train, steps_per_epoch))
   if train.grad_clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(train.grad_clip_norm), tx)
   return nnx.Optimizer(model, tx, wrt=nnx.Param)
@@ -61,7 +77,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
   workdir.mkdir(parents=True, exist_ok=True)
   ensure_dataset(config.data)
   model = create_model(config)
-  optimizer = create_optimizer(model, config.train)
+  optimizer = create_optimizer(model, config.train, steps_per_epoch(config.data))
   mesh = train_step_lib.data_mesh()
   nnx.update((model, optimizer), train_step_lib.replicate(nnx.state((model, optimizer)), mesh))
   iterator = iter(input_pipeline.train_dataset(

@@ -45,6 +45,10 @@ def train_config() -> ml_collections.ConfigDict:
   train = ml_collections.ConfigDict()
   train.steps = 20_000
   train.learning_rate = 1e-4  # Adam, as the paper.
+  # The paper's schedule: after epoch 15 the rate is multiplied by 0.8 every 2 epochs.
+  train.decay_start_epoch = 15
+  train.decay_every_epochs = 2
+  train.decay_factor = 0.8
   train.grad_clip_norm = 0.0  # 0 disables clipping.
   train.log_every = 50
   train.checkpoint_every = 1_000

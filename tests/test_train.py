@@ -25,7 +25,7 @@ def config(tmp_path_factory, media):
 
 def final_state(config, workdir):
   model = train.create_model(config)
-  optimizer = train.create_optimizer(model, config.train)
+  optimizer = train.create_optimizer(model, config.train, train.steps_per_epoch(config.data))
   checkpoints = checkpointing.Checkpoints(workdir / 'checkpoints')
   iterator = iter(train.input_pipeline.train_dataset(config.data))
   step = checkpoints.restore(model, optimizer, iterator)
@@ -54,3 +54,13 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(config, tmp_pat
   assert step_a == step_b == 4
   for a, b in zip(params_a, params_b):
     np.testing.assert_array_equal(a, b)
+
+
+def test_the_papers_learning_rate_schedule():
+  config = tiny.get_config().train
+  config.learning_rate = 1e-4
+  schedule = train.learning_rate_schedule(config, steps_per_epoch=10)
+  epochs = {0: 1e-4, 14.9: 1e-4, 15: 1e-4, 16.9: 1e-4, 17: 0.8e-4, 18.9: 0.8e-4,
+            19: 0.64e-4, 25: 0.8 ** 5 * 1e-4}
+  for epoch, rate in epochs.items():
+    np.testing.assert_allclose(float(schedule(int(epoch * 10))), rate, rtol=1e-6)
