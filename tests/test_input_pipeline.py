@@ -38,7 +38,7 @@ def median3(values):
   return np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
 
 
-def summary(found, steps=None, labelled=True):
+def summary(found, labelled=True):
   found = np.asarray(found, bool)
   labels = np.zeros((found.size, 2), np.float32) if labelled else np.full((found.size, 2), np.nan)
   return RecordingSummary('x', labels, found)
