@@ -43,6 +43,13 @@ def model_config() -> ml_collections.ConfigDict:
 def train_config() -> ml_collections.ConfigDict:
   """How long and how fast to train."""
   train = ml_collections.ConfigDict()
+  # 'end_to_end' trains everything; 'unimodal_audio' / 'unimodal_visual'
+  # pre-train one backbone with its own head; 'fusion' trains only the fusion
+  # and head on frozen backbones (the paper's recipe, see README).
+  train.stage = 'end_to_end'
+  train.init_visual = ''  # workdir of a unimodal_visual run, or converted I3D weights (.npz)
+  train.init_audio = ''  # workdir of a unimodal_audio run
+  train.feature_cache = False  # fusion: train on cached backbone features, not pixels
   train.steps = 20_000
   train.learning_rate = 1e-4  # Adam, as the paper.
   # The paper's schedule: after epoch 15 the rate is multiplied by 0.8 every 2 epochs.
@@ -52,9 +59,44 @@ def train_config() -> ml_collections.ConfigDict:
   train.grad_clip_norm = 0.0  # 0 disables clipping.
   train.log_every = 50
   train.checkpoint_every = 1_000
+  train.eval_every = 1_000  # dev evaluation (and best-on-dev checkpoint); also after the last step
   train.checkpoints_to_keep = 3
   train.seed = 0
   return train
+
+
+def eval_config() -> ml_collections.ConfigDict:
+  """What --mode=eval restores, scores and writes."""
+  evaluation = ml_collections.ConfigDict()
+  evaluation.checkpoint = 'best'  # 'best' (on dev), 'latest', or a step number such as '1200'
+  evaluation.split = 'dev'  # Scored split (needs labels).
+  evaluation.predict_test = True  # Also write AVEC-format predictions for the test split.
+  evaluation.postprocess = True  # Also report AVEC-style post-processed scores (fitted on dev).
+  evaluation.smoothing_windows = (1, 5, 11, 21, 41, 81)  # median filter widths tried, in frames
+  evaluation.max_shift_frames = 50  # time shifts tried: 0..max, in frames
+  evaluation.plots = True  # PNG of prediction against gold per recording
+  return evaluation
+
+
+def benchmark_config() -> ml_collections.ConfigDict:
+  """What --mode=benchmark measures."""
+  benchmark = ml_collections.ConfigDict()
+  benchmark.batch_sizes = (1, 8, 16)
+  benchmark.dtypes = ('float32', 'bfloat16')
+  benchmark.warmup_steps = 2
+  benchmark.timed_steps = 10
+  benchmark.pipeline_batches = 8  # batches timed for the input-pipeline figure; 0 skips it
+  return benchmark
+
+
+def distributed_config() -> ml_collections.ConfigDict:
+  """Multi-host set-up: jax.distributed.initialize before anything else when enabled."""
+  distributed = ml_collections.ConfigDict()
+  distributed.initialize = False
+  distributed.coordinator_address = ''  # host:port; '' lets JAX detect it (TPU pods, SLURM)
+  distributed.num_processes = 0  # 0: detect
+  distributed.process_id = -1  # -1: detect
+  return distributed
 
 
 def get_config() -> ml_collections.ConfigDict:
@@ -62,4 +104,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.data = data_config()
   config.model = model_config()
   config.train = train_config()
+  config.eval = eval_config()
+  config.benchmark = benchmark_config()
+  config.distributed = distributed_config()
   return config
