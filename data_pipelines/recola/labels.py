@@ -64,15 +64,18 @@ def _check_grid(path, times: np.ndarray) -> None:
         f'expects {expected[k]:g} s')
 
 
-def parse_gold_standard_arff(path: str | os.PathLike) -> GoldStandard:
-  """Parses a gold-standard ARFF by its attribute names.
+def parse_gold_standard_arff(path: str | os.PathLike,
+                             value_attribute: str = 'GoldStandard') -> GoldStandard:
+  """Parses a gold-standard ARFF (or a prediction file in the same layout) by its attribute names.
 
   Any relation name and CRLF or LF line endings are accepted. The columns are
-  found from the `@attribute` lines: `frameTime` and `GoldStandard` (case
+  found from the `@attribute` lines: `frameTime` and `value_attribute` (case
   insensitive), wherever they stand.
 
   Args:
     path: the `.arff` file.
+    value_attribute: the value column; `prediction` reads this project's
+      AVEC-format prediction files.
 
   Returns:
     The frame times and values.
@@ -98,7 +101,8 @@ def parse_gold_standard_arff(path: str | os.PathLike) -> GoldStandard:
   if data_start is None:
     raise RecolaInputError(path, 'no @data section: not an ARFF file')
   columns = {}
-  for wanted in ('frametime', 'goldstandard'):
+  value_column = value_attribute.lower()
+  for wanted in ('frametime', value_column):
     if wanted not in attributes:
       raise RecolaInputError(
           path, f'missing column {wanted!r} (has {", ".join(attributes)})')
@@ -115,7 +119,7 @@ def parse_gold_standard_arff(path: str | os.PathLike) -> GoldStandard:
           f'declares {len(attributes)}')
     try:
       times.append(float(fields[columns['frametime']]))
-      values.append(float(fields[columns['goldstandard']]))
+      values.append(float(fields[columns[value_column]]))
     except ValueError:
       raise RecolaInputError(
           path, f'line {number + 1}: not a number in {line!r}') from None
