@@ -1,6 +1,15 @@
-"""Orbax checkpoints of a training run: model, optimizer and step, plus the data iterator's position."""
+"""Orbax checkpoints of a training run: model, optimizer, data iterator and metrics, as separate items.
+
+A checkpoint directory holds numbered steps, each with up to four items:
+`model` (every model variable: parameters, batch statistics, dropout RNG
+state), `optimizer` (the optimizer's step and moments), `data` (the Grain
+iterator's position) and `metrics` (JSON, e.g. the dev scores). Items are
+restored independently, so evaluation and backbone initialisation read the
+model alone.
+"""
 
 import os
+from typing import Any
 
 from flax import nnx
 import grain
@@ -8,31 +17,56 @@ import jax
 import orbax.checkpoint as ocp
 
 
-class Checkpoints:
-  """Keeps the last `max_to_keep` checkpoints of a run under `directory`.
+def _abstract(tree: Any, sharding: jax.sharding.Sharding | None = None) -> Any:
+  """Restore targets: each leaf's shape, dtype and sharding (`sharding` where it has none)."""
+  default = sharding or jax.sharding.SingleDeviceSharding(jax.devices()[0])
 
-  Each checkpoint holds `state` (the model and optimizer variables, the
-  optimizer's step included) and `data` (the Grain iterator's state), so a
-  resumed run continues with the same next batch.
-  """
+  def target(leaf):
+    leaf_sharding = getattr(leaf, 'sharding', None)
+    return jax.ShapeDtypeStruct(leaf.shape, leaf.dtype,
+                                sharding=leaf_sharding if sharding is None and
+                                leaf_sharding is not None else default)
+
+  return jax.tree.map(target, tree)
+
+
+class Checkpoints:
+  """Keeps the last `max_to_keep` checkpoints of a run under `directory`."""
 
   def __init__(self, directory: str | os.PathLike, max_to_keep: int = 3):
+    self.directory = os.path.abspath(os.fspath(directory))
     self._manager = ocp.CheckpointManager(
-        os.path.abspath(os.fspath(directory)),
+        self.directory,
         options=ocp.CheckpointManagerOptions(max_to_keep=max_to_keep, create=True),
-        item_handlers={'state': ocp.StandardCheckpointHandler(),
-                       'data': grain.checkpoint.CheckpointHandler()})
+        item_handlers={'model': ocp.StandardCheckpointHandler(),
+                       'optimizer': ocp.StandardCheckpointHandler(),
+                       'data': grain.checkpoint.CheckpointHandler(),
+                       'metrics': ocp.JsonCheckpointHandler()})
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
-  def save(self, step: int, model: nnx.Module, optimizer: nnx.Optimizer,
-           data_iterator) -> None:
+  def save(self, step: int, model: nnx.Module, optimizer: nnx.Optimizer | None = None,
+           data_iterator=None, metrics: dict[str, Any] | None = None) -> None:
     """Writes checkpoint `step` (atomically: a partial write is never listed) and waits."""
-    self._manager.save(step, args=ocp.args.Composite(
-        state=ocp.args.StandardSave(nnx.state((model, optimizer))),
-        data=grain.checkpoint.CheckpointSave(data_iterator)))
+    items = {'model': ocp.args.StandardSave(nnx.state(model))}
+    if optimizer is not None:
+      items['optimizer'] = ocp.args.StandardSave(nnx.state(optimizer))
+    if data_iterator is not None:
+      items['data'] = grain.checkpoint.CheckpointSave(data_iterator)
+    if metrics is not None:
+      items['metrics'] = ocp.args.JsonSave(metrics)
+    self._manager.save(step, args=ocp.args.Composite(**items))
     self._manager.wait_until_finished()
+
+  def _step(self, step: int | None) -> int:
+    step = self._manager.latest_step() if step is None else step
+    if step is None:
+      raise FileNotFoundError(f'{self.directory}: no checkpoint to restore')
+    if step not in self._manager.all_steps():
+      raise FileNotFoundError(f'{self.directory}: no checkpoint of step {step}; there are '
+                              f'{sorted(self._manager.all_steps())}')
+    return step
 
   def restore(self, model: nnx.Module, optimizer: nnx.Optimizer, data_iterator,
               step: int | None = None) -> int:
@@ -41,15 +75,35 @@ class Checkpoints:
     The model and optimizer may be freshly built (or abstract): their
     variables only give the structure, shapes and shardings to restore to.
     """
-    step = self._manager.latest_step() if step is None else step
-    if step is None:
-      raise FileNotFoundError(f'{self._manager.directory}: no checkpoint to restore')
-    target = jax.tree.map(ocp.utils.to_shape_dtype_struct, nnx.state((model, optimizer)))
+    step = self._step(step)
     restored = self._manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.StandardRestore(target),
+        model=ocp.args.StandardRestore(_abstract(nnx.state(model))),
+        optimizer=ocp.args.StandardRestore(_abstract(nnx.state(optimizer))),
         data=grain.checkpoint.CheckpointRestore(data_iterator)))
-    nnx.update((model, optimizer), restored['state'])
+    nnx.update(model, restored['model'])
+    nnx.update(optimizer, restored['optimizer'])
     return step
+
+  def restore_model(self, model: nnx.Module, step: int | None = None,
+                    sharding: jax.sharding.Sharding | None = None) -> int:
+    """Loads only the model variables of checkpoint `step` (default: the latest).
+
+    The model may be abstract (`nnx.eval_shape`); its arrays are placed with
+    `sharding` (e.g. replicated over a mesh), by default as the model's own.
+    """
+    step = self._step(step)
+    restored = self._manager.restore(step, args=ocp.args.Composite(
+        model=ocp.args.StandardRestore(_abstract(nnx.state(model), sharding))))
+    nnx.update(model, restored['model'])
+    return step
+
+  def metrics(self, step: int | None = None) -> dict[str, Any] | None:
+    """The metrics saved with checkpoint `step` (default: the latest), or None."""
+    step = self._step(step)
+    if 'metrics' not in self._manager.item_metadata(step).keys():
+      return None
+    return self._manager.restore(step, args=ocp.args.Composite(
+        metrics=ocp.args.JsonRestore()))['metrics']
 
   def close(self) -> None:
     self._manager.close()

@@ -6,6 +6,8 @@ of `subseq_frames`:
 
   frames        (subseqs, subseq_frames, image_size, image_size, 3) uint8 RGB
   spectrograms  (subseqs, 128, 65) float32, one per sub-sequence's audio
+or, from a feature cache (caav_jax.feature_cache) instead of the two above,
+  visual_features, audio_features   (subseqs, d) float32, one per sub-sequence
   targets       (dims,) mean of the shifted labels ('clip_mean'), or
                 (clip_frames, dims) ('per_frame'); NaN where labels are withheld
   face_mask     (clip_frames,) bool, False where no face was found
@@ -19,6 +21,7 @@ them to [-1, 1].
 """
 
 import dataclasses
+import pathlib
 from typing import Any, Sequence
 
 import grain
@@ -26,7 +29,9 @@ import ml_collections
 import numpy as np
 import scipy.ndimage
 
+from caav_jax import feature_cache
 from caav_jax import log_mel
+from caav_jax.config_error import ConfigError
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.recording import RecordingSummary
@@ -106,10 +111,11 @@ def smoothed_labels(summary: RecordingSummary, dimensions: Sequence[str],
 
 
 class LoadWindow(grain.transforms.Map):
-  """Reads one window's steps from the dataset and turns them into model inputs."""
+  """Reads one window's steps from the dataset (or its features from a cache) and its targets."""
 
   def __init__(self, data: ml_collections.ConfigDict, split: str,
-               recordings: Sequence[RecordingSummary], windows: Windows):
+               recordings: Sequence[RecordingSummary], windows: Windows,
+               features_dir: pathlib.Path | None = None):
     self._data_dir = data.data_dir
     self._crop_size = data.crop_size
     self._face_source = data.face_source
@@ -123,12 +129,36 @@ class LoadWindow(grain.transforms.Map):
     self._labels = [smoothed_labels(r, data.dimensions, data.label_median_kernel)
                     for r in recordings]
     self._face_found = [r.face_found for r in recordings]
+    self._names = [r.name for r in recordings]
+    self._subseq = data.subseq_frames
+    self._features_dir = features_dir
     self._source = None
+    self._features = {}
 
   def __getstate__(self):
     state = dict(self.__dict__)
-    state['_source'] = None  # Each worker process opens its own readers.
+    state['_source'], state['_features'] = None, {}  # Each worker opens its own readers.
     return state
+
+  def _cached_features(self, recording: int, start: int) -> dict[str, np.ndarray]:
+    rows = start + self._subseq * np.arange(self._subseqs)
+    features = {}
+    for modality in feature_cache.MODALITIES:
+      key = (recording, modality)
+      if key not in self._features:
+        path = feature_cache.feature_path(self._features_dir, self._split,
+                                          self._names[recording], modality)
+        self._features[key] = np.load(path, mmap_mode='r') if path.exists() else None
+      if self._features[key] is not None:
+        features[f'{modality}_features'] = np.array(self._features[key][rows])
+    return features
+
+  def _media(self, recording: int, start: int) -> dict[str, np.ndarray]:
+    steps = self._read(self._offsets[recording] + start, self._clip)
+    frames = np.stack([step['face'] for step in steps])
+    audio = np.concatenate([step['audio'] for step in steps])
+    return {'frames': frames.reshape(self._subseqs, -1, *frames.shape[1:]),
+            'spectrograms': log_mel.log_mel_spectrogram(audio.reshape(self._subseqs, -1))}
 
   def _read(self, first: int, count: int) -> list[dict[str, Any]]:
     if self._source is None:
@@ -142,17 +172,16 @@ class LoadWindow(grain.transforms.Map):
     window_index, valid = int(window[0]), bool(window[1])
     recording = int(self._windows.recording[window_index])
     start = int(self._windows.start[window_index])
-    steps = self._read(self._offsets[recording] + start, self._clip)
-    frames = np.stack([step['face'] for step in steps])
-    audio = np.concatenate([step['audio'] for step in steps])
+    if self._features_dir is None:
+      inputs = self._media(recording, start)
+    else:
+      inputs = self._cached_features(recording, start)
     labels = self._labels[recording]
     rows = np.minimum(start + np.arange(self._clip)[:, None] + self._delays,
                       labels.shape[0] - 1)
     shifted = np.take_along_axis(labels, rows, axis=0)
     return {
-        'frames': frames.reshape(self._subseqs, -1, *frames.shape[1:]),
-        'spectrograms': log_mel.log_mel_spectrogram(
-            audio.reshape(self._subseqs, -1)),
+        **inputs,
         'targets': shifted if self._per_frame else shifted.mean(axis=0),
         'face_mask': self._face_found[recording][start:start + self._clip].copy(),
         'recording': np.int32(recording),
@@ -193,17 +222,17 @@ class CentreCrop(grain.transforms.Map):
 
 
 def check_data_config(data: ml_collections.ConfigDict) -> None:
-  """Raises ValueError naming the first setting of `config.data` that cannot work."""
+  """Raises ConfigError naming the first setting of `config.data` that cannot work."""
   if data.clip_frames % data.subseq_frames:
-    raise ValueError(f'data.clip_frames ({data.clip_frames}) must be a multiple '
+    raise ConfigError(f'data.clip_frames ({data.clip_frames}) must be a multiple '
                      f'of data.subseq_frames ({data.subseq_frames})')
   if data.target not in ('clip_mean', 'per_frame'):
-    raise ValueError(f"data.target must be 'clip_mean' or 'per_frame', not {data.target!r}")
+    raise ConfigError(f"data.target must be 'clip_mean' or 'per_frame', not {data.target!r}")
   if not data.dimensions or any(d not in DIMENSIONS for d in data.dimensions):
-    raise ValueError(f'data.dimensions must name some of {DIMENSIONS}, '
+    raise ConfigError(f'data.dimensions must name some of {DIMENSIONS}, '
                      f'not {tuple(data.dimensions)}')
   if not 0 < data.image_size <= data.crop_size:
-    raise ValueError(f'data.image_size ({data.image_size}) must be in '
+    raise ConfigError(f'data.image_size ({data.image_size}) must be in '
                      f'(0, data.crop_size = {data.crop_size}]')
 
 
@@ -216,7 +245,7 @@ def split_recordings(data: ml_collections.ConfigDict, split: str
   index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
   recordings = index.recordings(split)
   if not recordings:
-    raise ValueError(f'{builder.data_dir}: the dataset has no {split!r} split')
+    raise ConfigError(f'{builder.data_dir}: the dataset has no {split!r} split')
   return recordings
 
 
@@ -241,7 +270,8 @@ def train_windows(data: ml_collections.ConfigDict,
 
 def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
                   num_epochs: int | None = None, process_index: int = 0,
-                  process_count: int = 1) -> grain.IterDataset:
+                  process_count: int = 1, features_dir: pathlib.Path | None = None
+                  ) -> grain.IterDataset:
   """Shuffled, augmented, batched train windows (endless unless num_epochs).
 
   Each process keeps the windows whose index ≡ process_index (mod
@@ -254,6 +284,8 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
     num_epochs: passes over the windows; None repeats forever.
     process_index: this process's index (multi-host).
     process_count: number of processes.
+    features_dir: read cached backbone features from here instead of pixels
+      (no augmentation: the cache holds the evaluation view).
 
   Returns:
     A Grain IterDataset of batches of `data.batch_size` windows.
@@ -262,14 +294,15 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
   windows = train_windows(data, recordings)
   mine = np.arange(len(windows))[process_index::process_count]
   if mine.size < data.batch_size:
-    raise ValueError(f'{split}: only {mine.size} windows for this process, fewer '
+    raise ConfigError(f'{split}: only {mine.size} windows for this process, fewer '
                      f'than one batch of {data.batch_size}')
   source = np.stack([mine, np.ones_like(mine)], axis=1)
   dataset = (grain.MapDataset.source(source).seed(data.seed).shuffle()
              .repeat(num_epochs)
-             .map(LoadWindow(data, split, recordings, windows))
-             .random_map(RandomCropFlip(data.image_size, data.flip))
-             .batch(data.batch_size, drop_remainder=True))
+             .map(LoadWindow(data, split, recordings, windows, features_dir)))
+  if features_dir is None:
+    dataset = dataset.random_map(RandomCropFlip(data.image_size, data.flip))
+  dataset = dataset.batch(data.batch_size, drop_remainder=True)
   return _iterate(dataset, data)
 
 
@@ -283,8 +316,8 @@ def eval_windows(data: ml_collections.ConfigDict,
                       include_tail=True)
 
 
-def eval_dataset(data: ml_collections.ConfigDict, split: str = 'dev'
-                 ) -> grain.IterDataset:
+def eval_dataset(data: ml_collections.ConfigDict, split: str = 'dev', *,
+                 features_dir: pathlib.Path | None = None) -> grain.IterDataset:
   """Every evaluation window once, in recording order, centre-cropped, batched.
 
   The last batch is filled up with copies of the first window marked
@@ -293,12 +326,13 @@ def eval_dataset(data: ml_collections.ConfigDict, split: str = 'dev'
   recordings = split_recordings(data, split)
   windows = eval_windows(data, recordings)
   if not len(windows):
-    raise ValueError(f'{split}: no window of {data.clip_frames} frames fits')
+    raise ConfigError(f'{split}: no window of {data.clip_frames} frames fits')
   padding = -len(windows) % data.batch_size
   order = np.concatenate([np.arange(len(windows)), np.zeros(padding, int)])
   valid = np.arange(order.size) < len(windows)
-  dataset = (grain.MapDataset.source(np.stack([order, valid], axis=1))
-             .map(LoadWindow(data, split, recordings, windows))
-             .map(CentreCrop(data.image_size))
-             .batch(data.batch_size))
+  dataset = grain.MapDataset.source(np.stack([order, valid], axis=1)).map(
+      LoadWindow(data, split, recordings, windows, features_dir))
+  if features_dir is None:
+    dataset = dataset.map(CentreCrop(data.image_size))
+  dataset = dataset.batch(data.batch_size)
   return _iterate(dataset, data)

@@ -15,7 +15,7 @@ from caav_jax import input_pipeline
 from configs import default
 from data_pipelines.recola import recola_dataset_builder
 
-_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Where the recola dataset is built.', required=True)
+_DATA_DIR = flags.DEFINE_string('data_dir', None, 'Where the recola dataset is built.')
 _CROP_SIZES = flags.DEFINE_list('crop_sizes', ['224', '112'], 'Stored crop sizes to measure.')
 _WINDOWS = flags.DEFINE_integer('windows', 24, 'Windows timed per repeat.')
 _REPEATS = flags.DEFINE_integer('repeats', 3, 'Repeats; the median is reported.')
@@ -85,4 +85,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  flags.mark_flag_as_required('data_dir')
   app.run(main)

@@ -1,4 +1,13 @@
-"""Training: builds the data if needed, then runs the jitted data-parallel step with checkpoints."""
+"""Training: builds the data if needed, then runs the jitted data-parallel step with dev evaluation and checkpoints.
+
+A workdir holds:
+  checkpoints/          the last `checkpoints_to_keep` checkpoints (model, optimizer, data order)
+  best/                 the checkpoint with the best dev CCC so far, with its scores
+  eval/step_<N>/        dev window predictions and scores of each evaluation
+  features/             cached backbone features (fusion stage with feature_cache)
+  train_log.jsonl       one JSON line per logged step and per evaluation
+  tensorboard/          TensorBoard event files of the same figures
+"""
 
 import json
 import pathlib
@@ -11,10 +20,16 @@ import ml_collections
 import numpy as np
 import optax
 
+from caav_jax import backbone_init
 from caav_jax import checkpointing
+from caav_jax import evaluation
+from caav_jax import feature_cache
 from caav_jax import input_pipeline
+from caav_jax import preemption
+from caav_jax import stages
+from caav_jax import tensorboard_events
 from caav_jax import train_step as train_step_lib
-from caav_jax.models import factory
+from caav_jax.config_error import ConfigError
 from data_pipelines.recola import recola_dataset_builder
 
 
@@ -34,17 +49,6 @@ def steps_per_epoch(data: ml_collections.ConfigDict) -> int:
   return max(1, len(windows) // data.batch_size)
 
 
-def create_model(config: ml_collections.ConfigDict) -> nnx.Module:
-  """The configured model, initialised in one compiled program.
-
-  The non-partitionable threefry keeps that program small: with the default,
-  XLA compiles a random-number routine per kernel shape (over a minute for a
-  tiny I3D on a 2-core CPU, against about 14 s).
-  """
-  with jax.threefry_partitionable(False):
-    return nnx.jit(lambda: factory.create_model(config, nnx.Rngs(config.train.seed)))()
-
-
 def learning_rate_schedule(train: ml_collections.ConfigDict,
                            steps_per_epoch: int) -> optax.Schedule:
   """The paper's: constant, then × decay_factor every decay_every_epochs after decay_start_epoch."""
@@ -55,16 +59,62 @@ def learning_rate_schedule(train: ml_collections.ConfigDict,
 
 
 def create_optimizer(model: nnx.Module, train: ml_collections.ConfigDict,
-                     steps_per_epoch: int) -> nnx.Optimizer:
-  """Adam on the paper's schedule, with optional global-norm clipping."""
+                     steps_per_epoch: int, wrt: nnx.filterlib.Filter = nnx.Param
+                     ) -> nnx.Optimizer:
+  """Adam on the paper's schedule over the `wrt` parameters, with optional global-norm clipping."""
   tx = optax.adam(learning_rate_schedule(train, steps_per_epoch))
   if train.grad_clip_norm > 0:
     tx = optax.chain(optax.clip_by_global_norm(train.grad_clip_norm), tx)
-  return nnx.Optimizer(model, tx, wrt=nnx.Param)
+  return nnx.Optimizer(model, tx, wrt=wrt)
+
+
+def features_for_training(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                          model: nnx.Module, *, force: bool = False) -> pathlib.Path | None:
+  """The feature cache to train on (extracting it first if missing, stale or forced), or None.
+
+  Only the fusion stage has frozen backbones to cache; other stages ignore
+  `config.train.feature_cache`.
+  """
+  if not (config.train.feature_cache and config.train.stage == 'fusion'):
+    return None
+  directory = feature_cache.cache_directory(workdir)
+  expected = feature_cache.fingerprint(config, backbone_init.describe_sources(config))
+  if force or not feature_cache.is_current(directory, expected):
+    print(f'extracting backbone features into {directory} ...', flush=True)
+    feature_cache.extract(config, model, directory, expected)
+  return directory
+
+
+def extract_features(config: ml_collections.ConfigDict, workdir: str) -> pathlib.Path:
+  """--mode=extract_features: runs the fusion stage's frozen backbones once over every sub-sequence."""
+  if config.train.stage != 'fusion' or not config.train.feature_cache:
+    raise ConfigError('--mode=extract_features caches the frozen backbones of the fusion '
+                     'stage: set config.train.stage=fusion and config.train.feature_cache=True')
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  ensure_dataset(config.data)
+  return features_for_training(config, workdir, stages.create_model(config), force=True)
+
+
+def evaluate_on_dev(model: nnx.Module, config: ml_collections.ConfigDict,
+                    mesh: jax.sharding.Mesh, features_dir: pathlib.Path | None,
+                    output_dir: pathlib.Path | None) -> dict:
+  """Dev scores of the model (eval mode); window predictions and scores go to `output_dir`."""
+  stages.set_training(model, config.train.stage, False)
+  predictions = evaluation.predict_split(model, config.data, 'dev', mesh, features_dir)
+  golds = evaluation.gold_standard(predictions.recordings, config.data.dimensions)
+  result = evaluation.scores(evaluation.frame_predictions(predictions, config.data), golds,
+                             predictions.recordings, config.data.dimensions)
+  if output_dir is not None:
+    evaluation.save_window_predictions(output_dir, predictions)
+    (output_dir / 'scores.json').write_text(json.dumps(result, indent=2, sort_keys=True))
+  return result
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float:
   """Trains `config.train.steps` steps, resuming from the latest checkpoint in `workdir`.
+
+  SIGTERM makes the loop save a checkpoint after the current step and return.
 
   Returns:
     The last step's loss.
@@ -73,41 +123,76 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
     FloatingPointError: naming the step, when the loss is not finite (the
       last good checkpoint is kept).
   """
+  train = config.train
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
+  writes = jax.process_index() == 0
   ensure_dataset(config.data)
-  model = create_model(config)
-  optimizer = create_optimizer(model, config.train, steps_per_epoch(config.data))
+  model = stages.create_model(config)
+  features_dir = features_for_training(config, workdir, model)
+  optimizer = create_optimizer(model, train, steps_per_epoch(config.data),
+                               wrt=stages.trainable(train.stage))
+  schedule = learning_rate_schedule(train, steps_per_epoch(config.data))
   mesh = train_step_lib.data_mesh()
   nnx.update((model, optimizer), train_step_lib.replicate(nnx.state((model, optimizer)), mesh))
   iterator = iter(input_pipeline.train_dataset(
-      config.data, process_index=jax.process_index(), process_count=jax.process_count()))
-  checkpoints = checkpointing.Checkpoints(workdir / 'checkpoints',
-                                          config.train.checkpoints_to_keep)
-  step = 0
+      config.data, process_index=jax.process_index(), process_count=jax.process_count(),
+      features_dir=features_dir))
+  checkpoints = checkpointing.Checkpoints(workdir / backbone_init.CHECKPOINT_DIRECTORY,
+                                          train.checkpoints_to_keep)
+  best = checkpointing.Checkpoints(workdir / backbone_init.BEST_DIRECTORY, 1)
+  step, best_score = 0, -np.inf
   if checkpoints.latest_step() is not None:
     step = checkpoints.restore(model, optimizer, iterator)
-    logging.info('Resumed from step %d.', step)
-  model.train()
+    print(f'resumed from step {step}', flush=True)
+  if best.latest_step() is not None:
+    best_score = best.metrics()['ccc_mean']
   loss = float('nan')
   start, start_step = time.perf_counter(), step
-  with open(workdir / 'train_log.jsonl', 'a') as log:
-    while step < config.train.steps:
+  with (preemption.StopRequest() as stop,
+        tensorboard_events.EventWriter(workdir / 'tensorboard') as events,
+        open(workdir / 'train_log.jsonl', 'a') as log):
+
+    def record(values: dict, step: int) -> None:
+      if writes:
+        log.write(json.dumps({'step': step, **values}) + '\n')
+        log.flush()
+        events.scalars({k: v for k, v in values.items() if np.isscalar(v)}, step)
+
+    stages.set_training(model, train.stage, True)
+    while step < train.steps and not stop.requested:
       batch = train_step_lib.shard_batch(next(iterator), mesh)
       loss = float(train_step_lib.train_step(model, optimizer, batch))
       step += 1
       if not np.isfinite(loss):
         raise FloatingPointError(f'loss is {loss} at step {step}; stopping. The last '
                                  f'good checkpoint is step {checkpoints.latest_step()}.')
-      if step % config.train.log_every == 0 or step == config.train.steps:
+      finished = step == train.steps
+      if step % train.log_every == 0 or finished or stop.requested:
         seconds = time.perf_counter() - start
-        rate = (step - start_step) * config.data.batch_size / seconds
-        eta = (config.train.steps - step) * config.data.batch_size / rate
-        log.write(json.dumps({'step': step, 'loss': loss, 'clips_per_s': rate}) + '\n')
-        log.flush()
-        print(f'step {step}/{config.train.steps}  loss {loss:.4f}  {rate:.2f} clips/s  '
-              f'ETA {eta / 60:.1f} min', flush=True)
-      if step % config.train.checkpoint_every == 0 or step == config.train.steps:
+        rate = (step - start_step) * config.data.batch_size * jax.process_count() / seconds
+        eta = (train.steps - step) * config.data.batch_size * jax.process_count() / rate
+        record({'loss': loss, 'clips_per_s': rate,
+                'learning_rate': float(schedule(step - 1))}, step)
+        if writes:
+          print(f'step {step}/{train.steps}  loss {loss:.4f}  {rate:.2f} clips/s  '
+                f'ETA {eta / 60:.1f} min', flush=True)
+      if train.eval_every > 0 and (step % train.eval_every == 0 or finished):
+        result = evaluate_on_dev(model, config, mesh, features_dir,
+                                 workdir / 'eval' / f'step_{step}' if writes else None)
+        stages.set_training(model, train.stage, True)
+        record({f'dev_ccc_{dim}': v for dim, v in result['ccc'].items()}
+               | {'dev_ccc_mean': result['ccc_mean']}, step)
+        if writes:
+          print(f'step {step}: dev CCC ' + '  '.join(
+              f'{dim} {v:.4f}' for dim, v in result['ccc'].items()), flush=True)
+        if result['ccc_mean'] > best_score:
+          best_score = result['ccc_mean']
+          best.save(step, model, metrics={'step': step, **result})
+      if step % train.checkpoint_every == 0 or finished or stop.requested:
         checkpoints.save(step, model, optimizer, iterator)
+    if stop.requested and writes:
+      print(f'SIGTERM: saved step {step}; run the same command again to resume.', flush=True)
   checkpoints.close()
+  best.close()
   return loss

@@ -1,16 +1,20 @@
-"""The jitted, data-parallel train step: one mesh, the batch sharded on its 'data' axis."""
+"""The jitted, data-parallel steps: one mesh, batches sharded on its 'data' axis, the model replicated."""
 
 from typing import Any
 
-import jax
-from jax.sharding import NamedSharding, PartitionSpec
-import jax.numpy as jnp
 from flax import nnx
+import jax
+from jax.experimental import multihost_utils
+import jax.numpy as jnp
+from jax.sharding import NamedSharding, PartitionSpec
 import numpy as np
 
 from caav_jax.metrics import concordance_loss
 
 DATA_AXIS = 'data'
+PIXEL_INPUTS = ('frames', 'spectrograms')
+FEATURE_INPUTS = ('visual_features', 'audio_features')
+STEP_INPUTS = PIXEL_INPUTS + FEATURE_INPUTS + ('targets',)
 
 
 def data_mesh(devices=None) -> jax.sharding.Mesh:
@@ -19,19 +23,59 @@ def data_mesh(devices=None) -> jax.sharding.Mesh:
   return jax.sharding.Mesh(devices, (DATA_AXIS,))
 
 
+def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
+  """The sharding that keeps a whole copy on every device of the mesh."""
+  return NamedSharding(mesh, PartitionSpec())
+
+
 def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
   """Places every array of `tree` on every device of the mesh."""
-  return jax.device_put(tree, NamedSharding(mesh, PartitionSpec()))
+  return jax.device_put(tree, replicated(mesh))
+
+
+def model_inputs(batch: dict[str, Any]) -> tuple[str, ...]:
+  """The keys a batch feeds the model: cached features if it has them, else pixels."""
+  return FEATURE_INPUTS if FEATURE_INPUTS[0] in batch or FEATURE_INPUTS[1] in batch \
+      else PIXEL_INPUTS
 
 
 def shard_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
-                keys=('frames', 'spectrograms', 'targets')) -> dict[str, jax.Array]:
-  """Splits the model inputs of a host batch along the mesh's data axis.
+                keys: tuple[str, ...] = STEP_INPUTS) -> dict[str, jax.Array]:
+  """Assembles this process's part of a global batch, split along the data axis.
 
-  The batch size must be a multiple of the number of devices.
+  Each process passes its own rows (training: hosts read disjoint windows);
+  the global batch is their concatenation in process order. Its size must be
+  a multiple of the number of devices. Keys the batch lacks are skipped.
   """
   sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
-  return {key: jax.device_put(np.asarray(batch[key]), sharding) for key in keys}
+  return {key: jax.make_array_from_process_local_data(sharding, np.asarray(batch[key]))
+          for key in keys if key in batch}
+
+
+def shard_global_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
+                       keys: tuple[str, ...] = STEP_INPUTS) -> dict[str, jax.Array]:
+  """Splits a batch that every process holds whole (evaluation) along the data axis."""
+  sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+  def place(values):
+    values = np.asarray(values)
+    return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+
+  return {key: place(batch[key]) for key in keys if key in batch}
+
+
+def to_host(array: jax.Array) -> np.ndarray:
+  """The whole of a (possibly multi-process) sharded array, on this host."""
+  if array.is_fully_addressable:
+    return np.asarray(array)
+  return np.asarray(multihost_utils.process_allgather(array, tiled=True))
+
+
+def predict(model: nnx.Module, batch: dict[str, jax.Array]) -> jax.Array:
+  """(batch, dims) predictions from pixels, or from cached backbone features."""
+  if model_inputs(batch) == FEATURE_INPUTS:
+    return model.predict(batch.get('audio_features'), batch.get('visual_features'))
+  return model(batch.get('frames'), batch.get('spectrograms'))
 
 
 @nnx.jit
@@ -39,14 +83,21 @@ def train_step(model: nnx.Module, optimizer: nnx.Optimizer,
                batch: dict[str, jax.Array]) -> jax.Array:
   """One optimiser step on 1 − CCC (mean over dimensions); returns the loss.
 
-  Under a mesh, the batch arrives sharded and the model replicated; XLA
-  partitions the computation, so batch statistics and the CCC are computed
-  over the whole global batch, exactly as on one device.
+  Only the parameters the optimizer was built for (`optimizer.wrt`) get
+  gradients, so frozen backbones cost no backward pass. Under a mesh, the
+  batch arrives sharded and the model replicated; XLA partitions the
+  computation, so batch statistics and the CCC are computed over the whole
+  global batch, exactly as on one device.
   """
   def loss_fn(model):
-    predictions = model(batch['frames'], batch['spectrograms'])
-    return concordance_loss(predictions, batch['targets'].astype(jnp.float32))
+    return concordance_loss(predict(model, batch), batch['targets'].astype(jnp.float32))
 
-  loss, grads = nnx.value_and_grad(loss_fn)(model)
+  loss, grads = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, optimizer.wrt))(model)
   optimizer.update(model, grads)
   return loss
+
+
+@nnx.jit
+def eval_step(model: nnx.Module, batch: dict[str, jax.Array]) -> jax.Array:
+  """(batch, dims) predictions of a model in eval mode."""
+  return predict(model, batch)

@@ -8,6 +8,7 @@ import pytest
 from flax import nnx
 
 from caav_jax import checkpointing
+from caav_jax import stages
 from caav_jax import train
 from configs import tiny
 from data_pipelines.recola import recola_dataset_builder
@@ -24,7 +25,7 @@ def config(tmp_path_factory, media):
 
 
 def final_state(config, workdir):
-  model = train.create_model(config)
+  model = stages.create_model(config)
   optimizer = train.create_optimizer(model, config.train, train.steps_per_epoch(config.data))
   checkpoints = checkpointing.Checkpoints(workdir / 'checkpoints')
   iterator = iter(train.input_pipeline.train_dataset(config.data))

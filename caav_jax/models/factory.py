@@ -4,20 +4,24 @@ import jax.numpy as jnp
 import ml_collections
 from flax import nnx
 
+from caav_jax.config_error import ConfigError
 from caav_jax.models.emotion_model import EmotionModel, UnimodalModel
+from caav_jax.models.fusion import FUSIONS
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 
 
 def compute_dtype(name: str):
   if name not in DTYPES:
-    raise ValueError(f"config.model.dtype must be one of {sorted(DTYPES)}, not {name!r}")
+    raise ConfigError(f"config.model.dtype must be one of {sorted(DTYPES)}, not {name!r}")
   return DTYPES[name]
 
 
 def create_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> EmotionModel:
   """The fusion model of `config.model`, predicting each of `config.data.dimensions`."""
   model = config.model
+  if model.fusion not in FUSIONS:
+    raise ConfigError(f'config.model.fusion must be one of {FUSIONS}, not {model.fusion!r}')
   return EmotionModel(fusion=model.fusion, outputs=len(config.data.dimensions),
                       visual_width=model.visual_width, audio_width=model.audio_width,
                       dropout_rate=model.dropout_rate, dtype=compute_dtype(model.dtype),

@@ -1,0 +1,138 @@
+"""Merges the benchmark JSON files of several accelerators into one markdown comparison.
+
+  python -m caav_jax.benchmark_report --output=comparison.md a.json b.json ...
+
+Rows with the same step, dtype and batch size sit together, one per file;
+"× vs first file" is each row's clips/s over the first file's matching row.
+"""
+
+import json
+import os
+import pathlib
+import sys
+from typing import Any
+
+from absl import app
+from absl import flags
+
+HEADER_KEYS = ('device_kind', 'device_count', 'jax_version', 'timestamp_utc', 'workload')
+ROW_KEYS = ('step', 'dtype', 'batch_size', 'clips_per_s', 'frames_per_s', 'step_time_median_s',
+            'compile_s', 'tflops_per_s', 'peak_memory_bytes')
+COLUMNS = ('device', 'step', 'dtype', 'batch', 'clips/s', 'frames/s', 'step ms median',
+           'compile s', 'TFLOP/s', 'peak mem GiB', '× vs first file')
+STEP_ORDER = ('train', 'inference', 'input_pipeline')
+GIB = 2 ** 30
+
+
+def cell(value: float | None, spec: str, factor: float = 1.0) -> str:
+  """`value` × `factor` (a change of unit) formatted with `spec`, or '–' when it is unknown."""
+  return '–' if value is None else format(value * factor, spec)
+
+
+def write_atomically(path: pathlib.Path, text: str) -> None:
+  """Writes `text` to a temporary sibling, then renames it over `path`."""
+  temporary = path.with_name(path.name + '.tmp')
+  temporary.write_text(text)
+  os.replace(temporary, path)
+
+
+class ResultsFileError(ValueError):
+  """A benchmark results file that is missing or unreadable; the message names the file."""
+
+
+def load_results(path: str | pathlib.Path) -> dict[str, Any]:
+  """The header and rows of a JSON file written by `caav_jax.benchmark.run`.
+
+  Raises:
+    ResultsFileError: naming the file, when it is missing, not JSON, or lacks
+      a key the comparison needs.
+  """
+  path = pathlib.Path(path)
+  try:
+    results = json.loads(path.read_text())
+  except OSError as e:
+    raise ResultsFileError(f'{path}: cannot read it ({e.strerror})') from e
+  except (json.JSONDecodeError, UnicodeDecodeError) as e:
+    raise ResultsFileError(f'{path}: not valid JSON ({e})') from e
+  if (not isinstance(results, dict) or not isinstance(results.get('header'), dict)
+      or not isinstance(results.get('rows'), list)):
+    raise ResultsFileError(f'{path}: not a benchmark results file (expected an object with '
+                           '"header" and "rows", as caav_jax.benchmark writes)')
+  missing = [key for key in HEADER_KEYS if key not in results['header']]
+  if missing:
+    raise ResultsFileError(f'{path}: the header lacks {", ".join(missing)}')
+  for index, row in enumerate(results['rows']):
+    missing = ROW_KEYS if not isinstance(row, dict) else [k for k in ROW_KEYS if k not in row]
+    if missing:
+      raise ResultsFileError(f'{path}: row {index} lacks {", ".join(missing)}')
+  return results
+
+
+def row_key(row: dict[str, Any]) -> tuple[str, str | None, int]:
+  """What makes rows of different files comparable: step kind, dtype and batch size."""
+  return row['step'], row['dtype'], row['batch_size']
+
+
+def sort_key(row: dict[str, Any]) -> tuple[int, str, str, int]:
+  """Train, inference, then input-pipeline rows; by dtype and batch size within each."""
+  step = row['step']
+  order = STEP_ORDER.index(step) if step in STEP_ORDER else len(STEP_ORDER)
+  return order, step, row['dtype'] or '', row['batch_size']
+
+
+def comparison(results: list[dict[str, Any]], names: list[str]) -> str:
+  """One markdown table of the rows of every file, with clips/s relative to the first file.
+
+  Args:
+    results: the files' contents, as `load_results` returns them.
+    names: the files' names, in the same order, for the list of sources.
+
+  Returns:
+    Markdown: the sources, then the table. A file whose workload (model and
+    clip shape) differs from the first file's gets no ratios.
+  """
+  first = results[0]
+  reference = {row_key(row): row['clips_per_s'] for row in first['rows']}
+  lines = ['# Benchmark comparison', '']
+  for number, (name, result) in enumerate(zip(names, results), start=1):
+    head = result['header']
+    same = head['workload'] == first['header']['workload']
+    lines.append(f"{number}. `{name}`: {head['device_kind']} ×{head['device_count']}, jax "
+                 f"{head['jax_version']}, {head['timestamp_utc']}"
+                 + ('' if same else ' (a different workload than the first file: no ratios)'))
+  lines += ['', '| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+  entries = [(sort_key(row), number, result, row) for number, result in enumerate(results)
+             for row in result['rows']]
+  for _, _, result, row in sorted(entries, key=lambda entry: entry[:2]):
+    head = result['header']
+    first_clips = reference.get(row_key(row))
+    ratio = (row['clips_per_s'] / first_clips
+             if first_clips and head['workload'] == first['header']['workload'] else None)
+    cells = (f"{head['device_kind']} ×{head['device_count']}", row['step'], row['dtype'] or '–',
+             str(row['batch_size']), cell(row['clips_per_s'], '.2f'),
+             cell(row['frames_per_s'], '.1f'), cell(row['step_time_median_s'], '.1f', 1e3),
+             cell(row['compile_s'], '.1f'), cell(row['tflops_per_s'], '.3g'),
+             cell(row['peak_memory_bytes'], '.2f', 1 / GIB), cell(ratio, '.2f'))
+    lines.append('| ' + ' | '.join(cells) + ' |')
+  return '\n'.join(lines) + '\n'
+
+
+def main(argv):
+  paths = argv[1:]
+  if not paths:
+    raise app.UsageError('name the benchmark JSON files to compare')
+  try:
+    results = [load_results(path) for path in paths]
+  except ResultsFileError as e:
+    sys.exit(f'benchmark_report: {e}')
+  table = comparison(results, paths)
+  if flags.FLAGS.output:
+    write_atomically(pathlib.Path(flags.FLAGS.output), table)
+  print(table, end='')
+
+
+if __name__ == '__main__':
+  # Defined only when run as a program, so that importing this module beside
+  # another that defines --output (caav_jax.models.i3d_weights) cannot clash.
+  flags.DEFINE_string('output', None, 'Where to write the comparison (it is also printed).')
+  app.run(main)
