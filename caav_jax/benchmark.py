@@ -53,6 +53,22 @@ def random_batch(config: ml_collections.ConfigDict, seed: int = 0) -> dict[str, 
   }
 
 
+def random_features(model: nnx.Module, config: ml_collections.ConfigDict,
+                    seed: int = 0) -> dict[str, np.ndarray]:
+  """This process's share of a batch of cached backbone features (the fusion stage's input)."""
+  data = config.data
+  rows = data.batch_size // jax.process_count()
+  subseqs = data.clip_frames // data.subseq_frames
+  rng = np.random.default_rng(seed)
+  batch = {'targets': rng.uniform(-1, 1, (rows, len(data.dimensions))).astype(np.float32)}
+  for modality in ('audio', 'visual'):
+    backbone = getattr(model, modality)
+    if backbone is not None:
+      batch[f'{modality}_features'] = rng.normal(
+          size=(rows, subseqs, backbone.features)).astype(np.float32)
+  return batch
+
+
 def compiled_flops(compiled) -> float | None:
   """FLOPs of one call of a compiled step, summed over devices; None if the backend reports none.
 
@@ -87,7 +103,7 @@ def measure_step(label: str, step: Callable, args: tuple,
   """Compiles `step` for `args`, runs it warmup_steps times, then times timed_steps calls.
 
   Args:
-    label: the row's step kind, 'train' or 'inference'.
+    label: the row's step kind: 'train', 'train_on_features' or 'inference'.
     step: an `nnx.jit` function.
     args: its arguments (the model, and the optimizer when training, are updated in place).
     config: the configuration the model and batch were made from.
@@ -132,6 +148,10 @@ def measure_dtype(config: ml_collections.ConfigDict, batch_sizes: list[int]
                   ) -> Iterator[dict[str, Any]]:
   """Yields the train and inference rows of one compute dtype; one model serves every batch size.
 
+  For the fusion stage, a `train_on_features` row times the same step on
+  cached backbone features, against `train` on pixels through the frozen
+  backbones.
+
   `config` is a copy for this dtype; its `data.batch_size` is set to each
   batch size in turn.
 
@@ -149,6 +169,11 @@ def measure_dtype(config: ml_collections.ConfigDict, batch_sizes: list[int]
     batch = train_step_lib.shard_batch(random_batch(config, seed=jax.process_index()), mesh)
     stages.set_training(model, stage, True)
     yield measure_step('train', train_step_lib.train_step, (model, optimizer, batch), config)
+    if stage == 'fusion':
+      features = train_step_lib.shard_batch(
+          random_features(model, config, seed=jax.process_index()), mesh)
+      yield measure_step('train_on_features', train_step_lib.train_step,
+                         (model, optimizer, features), config)
     stages.set_training(model, stage, False)
     yield measure_step('inference', train_step_lib.eval_step, (model, batch), config)
 

@@ -20,7 +20,7 @@ ROW_KEYS = ('step', 'dtype', 'batch_size', 'clips_per_s', 'frames_per_s', 'step_
             'compile_s', 'tflops_per_s', 'peak_memory_bytes')
 COLUMNS = ('device', 'step', 'dtype', 'batch', 'clips/s', 'frames/s', 'step ms median',
            'compile s', 'TFLOP/s', 'peak mem GiB', '× vs first file')
-STEP_ORDER = ('train', 'inference', 'input_pipeline')
+STEP_ORDER = ('train', 'train_on_features', 'inference', 'input_pipeline')
 GIB = 2 ** 30
 
 

@@ -64,7 +64,7 @@ def create_model(config: ml_collections.ConfigDict, *,
     initialise_backbones: load `config.train.init_visual` / `init_audio`
       (training); evaluation restores every variable from a checkpoint instead.
   """
-  check_stage(config)
+  check_stage(config, training=initialise_backbones)
   with jax.threefry_partitionable(False):
     model = nnx.jit(lambda: _build(config))()
   if initialise_backbones:
