@@ -95,7 +95,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   finally:
     checkpoints.close()
   stages.set_training(model, config.train.stage, False)
-  features_dir = feature_cache.cache_directory(workdir)
+  features_dir = feature_cache.cache_directory(config, workdir)
   if not (config.train.feature_cache and features_dir.is_dir()):
     features_dir = None
   output = workdir / 'evaluation' / (f'best_step_{step}' if label == 'best' else f'step_{step}')

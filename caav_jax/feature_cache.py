@@ -6,9 +6,12 @@ from the centre-cropped faces (the evaluation view: no random crop, no flip)
 and audio from that sub-sequence's log-mel spectrogram. A window starting at
 s then reads rows s, s + subseq_frames, … — any stride works. Layout:
 
-  <workdir>/features/fingerprint.json              what the features were made from
-  <workdir>/features/<split>/<name>.visual.npy     (steps − subseq_frames + 1, d_v) float32
-  <workdir>/features/<split>/<name>.audio.npy      (steps − subseq_frames + 1, d_a) float32
+  <dir>/fingerprint.json              what the features were made from
+  <dir>/<split>/<name>.visual.npy     (steps − subseq_frames + 1, d_v) float32
+  <dir>/<split>/<name>.audio.npy      (steps − subseq_frames + 1, d_a) float32
+
+where <dir> is config.train.feature_dir, or <workdir>/features. Fusion runs
+that share backbones (e.g. cam, concat and sum) can share one cache.
 
 The cache is written into a temporary folder and renamed into place, so a
 killed extraction never leaves a half-written cache behind.
@@ -35,8 +38,10 @@ DIRECTORY = 'features'
 MODALITIES = ('visual', 'audio')
 
 
-def cache_directory(workdir: str | os.PathLike) -> pathlib.Path:
-  return pathlib.Path(workdir) / DIRECTORY
+def cache_directory(config: ml_collections.ConfigDict,
+                    workdir: str | os.PathLike) -> pathlib.Path:
+  """`config.train.feature_dir` if set (runs that share backbones share it), else <workdir>/features."""
+  return pathlib.Path(config.train.feature_dir or pathlib.Path(workdir) / DIRECTORY)
 
 
 def fingerprint(config: ml_collections.ConfigDict, backbones: dict[str, str]) -> dict[str, Any]:
@@ -44,14 +49,25 @@ def fingerprint(config: ml_collections.ConfigDict, backbones: dict[str, str]) ->
   data, model = config.data, config.model
   return {'data_dir': os.path.abspath(data.data_dir), 'crop_size': data.crop_size,
           'face_source': data.face_source, 'image_size': data.image_size,
-          'subseq_frames': data.subseq_frames, 'fusion': model.fusion,
+          'subseq_frames': data.subseq_frames,
           'visual_width': model.visual_width, 'audio_width': model.audio_width,
           'dtype': model.dtype, 'backbones': backbones}
 
 
-def is_current(directory: pathlib.Path, expected: dict[str, Any]) -> bool:
+def modalities(model: nnx.Module) -> list[str]:
+  """The backbones a model has, hence the features it can extract or needs."""
+  return [m for m in MODALITIES if getattr(model, m, None) is not None]
+
+
+def is_current(directory: pathlib.Path, expected: dict[str, Any], needed: list[str]) -> bool:
+  """Whether the cache was made from exactly `expected` and holds the `needed` modalities."""
   path = directory / 'fingerprint.json'
-  return path.is_file() and json.loads(path.read_text()) == expected
+  if not path.is_file():
+    return False
+  stored = json.loads(path.read_text())
+  return (set(needed) <= set(stored.pop('modalities', ()))
+          and stored == {**expected, 'backbones': {m: expected['backbones'].get(m)
+                                                   for m in stored['backbones']}})
 
 
 def feature_path(directory: pathlib.Path, split: str, name: str, modality: str) -> pathlib.Path:
@@ -128,6 +144,8 @@ def extract(config: ml_collections.ConfigDict, model: nnx.Module,
             path = feature_path(partial, split, summary.name, modality)
             path.parent.mkdir(parents=True, exist_ok=True)
             np.save(path, np.concatenate(chunks))
-  (partial / 'fingerprint.json').write_text(json.dumps(expected, indent=2, sort_keys=True))
+  stored = {**expected, 'modalities': modalities(model),
+            'backbones': {m: expected['backbones'].get(m) for m in modalities(model)}}
+  (partial / 'fingerprint.json').write_text(json.dumps(stored, indent=2, sort_keys=True))
   shutil.rmtree(directory, ignore_errors=True)
   os.replace(partial, directory)

@@ -2,7 +2,8 @@
 
 Modes: train (default; resumes from the workdir), eval (restores a checkpoint
 and scores dev), extract_features (caches the fusion stage's frozen backbone
-features), benchmark (step times and throughput on this machine's devices).
+features), benchmark (step times and throughput on this machine's devices),
+recipe (the paper's whole recipe and a results table, caav_jax/recipe.py).
 """
 
 import sys
@@ -14,6 +15,7 @@ from ml_collections import config_flags
 
 from caav_jax import benchmark
 from caav_jax import evaluate_checkpoint
+from caav_jax import recipe
 from caav_jax import train
 from caav_jax.config_error import ConfigError
 from data_pipelines.recola.errors import RecolaInputError
@@ -21,12 +23,14 @@ from data_pipelines.recola.errors import RecolaInputError
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Configuration file.',
                                           lock_config=True)
 _WORKDIR = flags.DEFINE_string('workdir', None, 'Where checkpoints, logs and outputs go.')
-_MODE = flags.DEFINE_enum('mode', 'train', ['train', 'eval', 'extract_features', 'benchmark'],
+_MODE = flags.DEFINE_enum('mode', 'train',
+                          ['train', 'eval', 'extract_features', 'benchmark', 'recipe'],
                           'What to do.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
 MODES = {'train': train.train_and_evaluate, 'eval': evaluate_checkpoint.evaluate,
-         'extract_features': train.extract_features, 'benchmark': benchmark.run}
+         'extract_features': train.extract_features, 'benchmark': benchmark.run,
+         'recipe': recipe.run}
 
 
 def initialise_distributed(distributed) -> None:

@@ -77,9 +77,10 @@ def features_for_training(config: ml_collections.ConfigDict, workdir: pathlib.Pa
   """
   if not (config.train.feature_cache and config.train.stage == 'fusion'):
     return None
-  directory = feature_cache.cache_directory(workdir)
+  directory = feature_cache.cache_directory(config, workdir)
   expected = feature_cache.fingerprint(config, backbone_init.describe_sources(config))
-  if force or not feature_cache.is_current(directory, expected):
+  if force or not feature_cache.is_current(directory, expected,
+                                           feature_cache.modalities(model)):
     print(f'extracting backbone features into {directory} ...', flush=True)
     feature_cache.extract(config, model, directory, expected)
   return directory

@@ -50,6 +50,7 @@ def train_config() -> ml_collections.ConfigDict:
   train.init_visual = ''  # workdir of a unimodal_visual run, or converted I3D weights (.npz)
   train.init_audio = ''  # workdir of a unimodal_audio run
   train.feature_cache = False  # fusion: train on cached backbone features, not pixels
+  train.feature_dir = ''  # where the cache goes; '' is <workdir>/features
   train.steps = 20_000
   train.learning_rate = 1e-4  # Adam, as the paper.
   # The paper's schedule: after epoch 15 the rate is multiplied by 0.8 every 2 epochs.
@@ -89,6 +90,19 @@ def benchmark_config() -> ml_collections.ConfigDict:
   return benchmark
 
 
+def recipe_config() -> ml_collections.ConfigDict:
+  """--mode=recipe: the paper's recipe end to end (caav_jax/recipe.py)."""
+  recipe = ml_collections.ConfigDict()
+  recipe.seeds = (0,)
+  recipe.unimodal_audio_steps = 2_000
+  recipe.unimodal_visual_steps = 2_000
+  recipe.fusions = ('audio_only', 'visual_only', 'concat', 'sum', 'cam')
+  recipe.fusion_steps = 2_000
+  recipe.fusion_learning_rate = 1e-4
+  recipe.end_to_end_steps = 2_000  # 0 skips the end-to-end CAM model
+  return recipe
+
+
 def distributed_config() -> ml_collections.ConfigDict:
   """Multi-host set-up: jax.distributed.initialize before anything else when enabled."""
   distributed = ml_collections.ConfigDict()
@@ -106,5 +120,6 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = train_config()
   config.eval = eval_config()
   config.benchmark = benchmark_config()
+  config.recipe = recipe_config()
   config.distributed = distributed_config()
   return config
