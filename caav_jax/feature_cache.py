@@ -94,7 +94,9 @@ def _embed(model: nnx.Module, frames: jax.Array, spectrograms: jax.Array):
 
 def extract(config: ml_collections.ConfigDict, model: nnx.Module,
             directory: pathlib.Path, expected: dict[str, Any]) -> None:
-  """Runs the model's backbones (eval mode) over every sub-sequence of every split.
+  """Runs the model's backbones (eval mode) over every sub-sequence of the splits it needs.
+
+  Train and dev always; test too when `config.eval.predict_test`.
 
   Args:
     config: the whole configuration (data and model sections are used).
@@ -112,10 +114,12 @@ def extract(config: ml_collections.ConfigDict, model: nnx.Module,
   partial = directory.with_name(directory.name + '.partial')
   shutil.rmtree(partial, ignore_errors=True)
   partial.mkdir(parents=True)
-  total = sum(max(0, r.steps - data.subseq_frames + 1) for split in index
+  splits = sorted(split for split in index
+                  if split in ('train', 'dev') or config.eval.predict_test)
+  total = sum(max(0, r.steps - data.subseq_frames + 1) for split in splits
               for r in index.recordings(split))
   with tqdm.tqdm(total=total, desc='extracting features', unit='subseq') as progress:
-    for split in sorted(index):
+    for split in splits:
       source = builder.as_data_source(split=split)
       offset = 0
       for summary in index.recordings(split):

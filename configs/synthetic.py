@@ -1,4 +1,11 @@
-"""CPU demo on the synthetic corpus (python -m data_pipelines.synthetic_recola)."""
+"""CPU demo on the synthetic corpus (python -m data_pipelines.synthetic_recola): the paper's recipe, shrunk.
+
+Shrunk for a 2-core CPU, where XLA's 3D convolutions run at about 4 GFLOP/s:
+24×24 faces, clips of 4 sub-sequences of 12 frames (1.92 s), backbones at a
+quarter of their width. The oracle CCC of clip-mean predictions at this clip
+length is about 0.99 on the synthetic dev recordings, so the clip length does
+not cap the scores.
+"""
 
 from configs import default
 
@@ -8,10 +15,21 @@ def get_config():
   data = config.data
   data.raw_dir = 'runs/synthetic_recola'
   data.data_dir = 'runs/tfds'
-  data.crop_size = 64
-  data.image_size = 56
-  data.batch_size = 8
-  data.train_stride = 4
+  data.crop_size = 28
+  data.image_size = 24
+  data.clip_frames = 48
+  data.subseq_frames = 12  # the audio CNN needs at least 12 steps per spectrogram
+  data.batch_size = 16
+  data.train_stride = 2
+  data.eval_stride = 24
   config.model.visual_width = 0.25
   config.model.audio_width = 0.25
+  config.train.log_every = 10
+  config.eval.predict_test = False
+  recipe = config.recipe
+  recipe.unimodal_audio_steps = 300
+  recipe.unimodal_visual_steps = 150
+  recipe.fusion_steps = 300
+  recipe.fusion_learning_rate = 1e-3
+  recipe.end_to_end_steps = 60
   return config
