@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # One command per job on a fresh machine:
-#   ./run.sh        set up, then run the main job (for now: synthetic corpus -> TFDS dataset -> input-pipeline figures)
+#   ./run.sh        set up, then run the main job: synthetic corpus -> dataset -> the paper's recipe -> results table
 #   ./run.sh test   set up, then run the tests
 # Set-up is idempotent: the virtual environment is rebuilt only when
 # requirements.lock or pyproject.toml change.
@@ -42,8 +42,8 @@ case "${1:-}" in
   "")
     WORK="${CAAV_WORKDIR:-runs}"
     "$PY" -m data_pipelines.synthetic_recola --output_dir="$WORK/synthetic_recola"
-    "$PY" -m data_pipelines.build_recola --raw_dir="$WORK/synthetic_recola" --data_dir="$WORK/tfds" --verbosity=-1
-    "$PY" -m caav_jax.input_pipeline_benchmark --data_dir="$WORK/tfds" --crop_sizes=224 --verbosity=-1
+    "$PY" -m caav_jax.main --mode=recipe --config=configs/synthetic.py --workdir="$WORK/recipe" \
+      --config.data.raw_dir="$WORK/synthetic_recola" --config.data.data_dir="$WORK/tfds"
     ;;
   *)
     echo "usage: ./run.sh [test [pytest args...]]" >&2

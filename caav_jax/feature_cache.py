@@ -60,14 +60,15 @@ def modalities(model: nnx.Module) -> list[str]:
 
 
 def is_current(directory: pathlib.Path, expected: dict[str, Any], needed: list[str]) -> bool:
-  """Whether the cache was made from exactly `expected` and holds the `needed` modalities."""
+  """Whether the cache holds the `needed` modalities, made from exactly what `expected` says."""
   path = directory / 'fingerprint.json'
   if not path.is_file():
     return False
   stored = json.loads(path.read_text())
+  stored_sources, expected_sources = stored.pop('backbones'), expected['backbones']
   return (set(needed) <= set(stored.pop('modalities', ()))
-          and stored == {**expected, 'backbones': {m: expected['backbones'].get(m)
-                                                   for m in stored['backbones']}})
+          and all(stored_sources.get(m) == expected_sources.get(m) for m in needed)
+          and stored == {k: v for k, v in expected.items() if k != 'backbones'})
 
 
 def feature_path(directory: pathlib.Path, split: str, name: str, modality: str) -> pathlib.Path:

@@ -75,13 +75,17 @@ def run_seed(base: ml_collections.ConfigDict, root: pathlib.Path, seed: int) -> 
           base, seed, **{'train.stage': 'unimodal_visual',
                          'train.steps': recipe.unimodal_visual_steps}), visual_dir),
   }
-  for fusion in recipe.fusions:
+  fused = {}
+  # Fusions of both modalities first: their feature cache then serves the single-modality ones.
+  for fusion in sorted(recipe.fusions, key=lambda f: f in ('audio_only', 'visual_only')):
     config = stage_config(base, seed, **{
         'train.stage': 'fusion', 'model.fusion': fusion, 'train.steps': recipe.fusion_steps,
-        'train.init_audio': str(audio_dir), 'train.init_visual': str(visual_dir),
+        'train.init_audio': '' if fusion == 'visual_only' else str(audio_dir),
+        'train.init_visual': '' if fusion == 'audio_only' else str(visual_dir),
         'train.feature_cache': True, 'train.feature_dir': str(root / 'features'),
         'train.learning_rate': recipe.fusion_learning_rate})
-    results[f'{fusion} (frozen backbones)'] = train_and_score(config, root / f'fusion_{fusion}')
+    fused[fusion] = train_and_score(config, root / f'fusion_{fusion}')
+  results.update({f'{fusion} (frozen backbones)': fused[fusion] for fusion in recipe.fusions})
   if recipe.end_to_end_steps:
     config = stage_config(base, seed, **{'train.stage': 'end_to_end', 'model.fusion': 'cam',
                                          'train.steps': recipe.end_to_end_steps})

@@ -36,6 +36,8 @@ def model_config() -> ml_collections.ConfigDict:
   model.visual_width = 1.0  # I3D width multiplier (1.0: the published network).
   model.audio_width = 1.0  # Spectrogram CNN width multiplier.
   model.dropout_rate = 0.5
+  # I3D batch-norm running statistics, flax meaning: 0.99 is pytorch-i3d's momentum 0.01.
+  model.visual_batch_norm_momentum = 0.99
   model.dtype = 'float32'  # Compute dtype; 'bfloat16' on accelerators. Parameters stay float32.
   return model
 

@@ -24,6 +24,7 @@ def get_config():
   data.eval_stride = 24
   config.model.visual_width = 0.25
   config.model.audio_width = 0.25
+  config.model.visual_batch_norm_momentum = 0.9  # running statistics settle within a short run
   config.train.log_every = 10
   config.eval.predict_test = False
   recipe = config.recipe

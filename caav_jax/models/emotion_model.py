@@ -10,7 +10,7 @@ from flax import nnx
 
 from caav_jax.models.audio_cnn import AudioCNN
 from caav_jax.models.fusion import Fusion
-from caav_jax.models.i3d import InceptionI3d
+from caav_jax.models.i3d import BATCH_NORM_MOMENTUM, InceptionI3d
 from caav_jax.models.prediction_head import PredictionHead
 from caav_jax.models.unimodal_heads import AudioPretrainHead, VisualPretrainHead
 
@@ -46,10 +46,12 @@ class EmotionModel(nnx.Module):
 
   def __init__(self, *, fusion: str = 'cam', outputs: int = 2,
                visual_width: float = 1.0, audio_width: float = 1.0,
-               dropout_rate: float = 0.5, dtype=jnp.float32, rngs: nnx.Rngs):
+               dropout_rate: float = 0.5, dtype=jnp.float32,
+               visual_batch_norm_momentum: float = BATCH_NORM_MOMENTUM, rngs: nnx.Rngs):
     self.dtype = dtype
     uses_visual, uses_audio = fusion != 'audio_only', fusion != 'visual_only'
-    self.visual = (InceptionI3d(width_multiplier=visual_width, dtype=dtype, rngs=rngs)
+    self.visual = (InceptionI3d(width_multiplier=visual_width, dtype=dtype,
+                                batch_norm_momentum=visual_batch_norm_momentum, rngs=rngs)
                    if uses_visual else None)
     self.audio = (AudioCNN(width_multiplier=audio_width, dtype=dtype, rngs=rngs)
                   if uses_audio else None)
@@ -90,13 +92,15 @@ class UnimodalModel(nnx.Module):
   """One backbone with its pre-training head (PAPER.md), for the unimodal stages."""
 
   def __init__(self, modality: str, *, outputs: int = 2, width: float = 1.0,
-               dropout_rate: float = 0.5, dtype=jnp.float32, rngs: nnx.Rngs):
+               dropout_rate: float = 0.5, dtype=jnp.float32,
+               visual_batch_norm_momentum: float = BATCH_NORM_MOMENTUM, rngs: nnx.Rngs):
     if modality not in ('audio', 'visual'):
       raise ValueError(f"modality must be 'audio' or 'visual', not {modality!r}")
     self.modality = modality
     self.dtype = dtype
     if modality == 'visual':
-      self.visual = InceptionI3d(width_multiplier=width, dtype=dtype, rngs=rngs)
+      self.visual = InceptionI3d(width_multiplier=width, dtype=dtype,
+                                 batch_norm_momentum=visual_batch_norm_momentum, rngs=rngs)
       self.head = VisualPretrainHead(self.visual.features, outputs,
                                      dropout_rate=dropout_rate, dtype=dtype, rngs=rngs)
     else:

@@ -25,6 +25,7 @@ def create_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> EmotionMo
   return EmotionModel(fusion=model.fusion, outputs=len(config.data.dimensions),
                       visual_width=model.visual_width, audio_width=model.audio_width,
                       dropout_rate=model.dropout_rate, dtype=compute_dtype(model.dtype),
+                      visual_batch_norm_momentum=model.visual_batch_norm_momentum,
                       rngs=rngs)
 
 
@@ -35,4 +36,5 @@ def create_unimodal_model(config: ml_collections.ConfigDict, modality: str,
   width = model.visual_width if modality == 'visual' else model.audio_width
   return UnimodalModel(modality, outputs=len(config.data.dimensions), width=width,
                        dropout_rate=model.dropout_rate, dtype=compute_dtype(model.dtype),
+                       visual_batch_norm_momentum=model.visual_batch_norm_momentum,
                        rngs=rngs)

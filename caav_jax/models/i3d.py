@@ -59,7 +59,7 @@ class Unit3D(nnx.Module):
                kernel_shape: Sequence[int] = (1, 1, 1),
                strides: Sequence[int] = (1, 1, 1), *,
                dtype: jnp.dtype | None = None, param_dtype: jnp.dtype = jnp.float32,
-               rngs: nnx.Rngs):
+               batch_norm_momentum: float = BATCH_NORM_MOMENTUM, rngs: nnx.Rngs):
     """Builds the unit.
 
     Args:
@@ -69,6 +69,7 @@ class Unit3D(nnx.Module):
       strides: (s_t, s_h, s_w).
       dtype: compute dtype (None: that of the inputs and parameters).
       param_dtype: dtype of the parameters.
+      batch_norm_momentum: flax meaning (running = m·running + (1 − m)·batch).
       rngs: random streams; `params` initialises the kernel.
     """
     self.kernel_shape = tuple(kernel_shape)
@@ -78,7 +79,7 @@ class Unit3D(nnx.Module):
         padding='VALID', use_bias=False, dtype=dtype, param_dtype=param_dtype,
         rngs=rngs)
     self.bn = nnx.BatchNorm(
-        out_channels, epsilon=BATCH_NORM_EPSILON, momentum=BATCH_NORM_MOMENTUM,
+        out_channels, epsilon=BATCH_NORM_EPSILON, momentum=batch_norm_momentum,
         dtype=dtype, param_dtype=param_dtype, rngs=rngs)
 
   def __call__(self, x: jax.Array) -> jax.Array:
@@ -106,7 +107,7 @@ class InceptionModule(nnx.Module):
 
   def __init__(self, in_channels: int, branch_channels: Sequence[int], *,
                dtype: jnp.dtype | None = None, param_dtype: jnp.dtype = jnp.float32,
-               rngs: nnx.Rngs):
+               batch_norm_momentum: float = BATCH_NORM_MOMENTUM, rngs: nnx.Rngs):
     """Builds the module.
 
     Args:
@@ -114,10 +115,12 @@ class InceptionModule(nnx.Module):
       branch_channels: output channels (b0, b1a, b1b, b2a, b2b, b3b).
       dtype: compute dtype (None: that of the inputs and parameters).
       param_dtype: dtype of the parameters.
+      batch_norm_momentum: of every batch norm (flax meaning).
       rngs: random streams; `params` initialises the kernels.
     """
     b0, b1a, b1b, b2a, b2b, b3b = branch_channels
-    unit = functools.partial(Unit3D, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+    unit = functools.partial(Unit3D, dtype=dtype, param_dtype=param_dtype,
+                             batch_norm_momentum=batch_norm_momentum, rngs=rngs)
     self.b0 = unit(in_channels, b0)
     self.b1a = unit(in_channels, b1a)
     self.b1b = unit(b1a, b1b, (3, 3, 3))
@@ -162,7 +165,8 @@ class InceptionI3d(nnx.Module):  # pylint: disable=invalid-name
   """
 
   def __init__(self, *, width_multiplier: float = 1.0, dtype: jnp.dtype | None = None,
-               param_dtype: jnp.dtype = jnp.float32, rngs: nnx.Rngs):
+               param_dtype: jnp.dtype = jnp.float32,
+               batch_norm_momentum: float = BATCH_NORM_MOMENTUM, rngs: nnx.Rngs):
     """Builds the trunk.
 
     Args:
@@ -172,6 +176,8 @@ class InceptionI3d(nnx.Module):  # pylint: disable=invalid-name
         float32 compute). Batch-norm statistics and the final average are
         computed in float32 whatever the compute dtype.
       param_dtype: dtype of the parameters.
+      batch_norm_momentum: of every batch norm, flax meaning; pytorch-i3d's
+        0.99 averages over ~100 steps, too slow for a short run.
       rngs: random streams; `params` initialises the kernels.
     """
     if width_multiplier <= 0:
@@ -181,12 +187,14 @@ class InceptionI3d(nnx.Module):  # pylint: disable=invalid-name
     def width(channels: int) -> int:
       return max(1, round(channels * width_multiplier))
 
-    unit = functools.partial(Unit3D, dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+    unit = functools.partial(Unit3D, dtype=dtype, param_dtype=param_dtype,
+                             batch_norm_momentum=batch_norm_momentum, rngs=rngs)
 
     def inception(name: str, in_channels: int) -> InceptionModule:
       return InceptionModule(
           in_channels, [width(c) for c in INCEPTION_CHANNELS[name]],
-          dtype=dtype, param_dtype=param_dtype, rngs=rngs)
+          dtype=dtype, param_dtype=param_dtype, batch_norm_momentum=batch_norm_momentum,
+          rngs=rngs)
 
     self.Conv3d_1a_7x7 = unit(RGB_CHANNELS, width(64), (7, 7, 7), (2, 2, 2))
     self.Conv3d_2b_1x1 = unit(width(64), width(64))

@@ -1,0 +1,52 @@
+"""--mode=recipe on the tiny config: every stage runs, the table reports the evaluations, a rerun reuses them."""
+
+import json
+
+import pytest
+
+from caav_jax import recipe
+from configs import tiny
+from tests import mini_corpus
+
+
+@pytest.fixture(scope='module')
+def config(tmp_path_factory, media):
+  root = tmp_path_factory.mktemp('recipe_mode')
+  mini_corpus.make_mini_corpus(root / 'raw', media, names=('train_1', 'train_2', 'dev_1'))
+  config = tiny.get_config()
+  config.data.raw_dir, config.data.data_dir = str(root / 'raw'), str(root / 'tfds')
+  config.eval.predict_test = config.eval.plots = False
+  settings = config.recipe
+  settings.unimodal_audio_steps = settings.unimodal_visual_steps = 1
+  settings.fusion_steps = 1
+  settings.end_to_end_steps = 0  # the end-to-end stage is tested in test_train.py
+  settings.fusions = ('visual_only', 'cam')
+  return config
+
+
+def test_the_recipe_runs_every_stage_and_tabulates_its_evaluations(config, tmp_path):
+  text = recipe.run(config, str(tmp_path))
+  names = ['audio backbone + own head', 'visual backbone + own head',
+           'visual_only (frozen backbones)', 'cam (frozen backbones)']
+  rows = [line for line in text.splitlines() if line.startswith('| ') and 'CCC' not in line]
+  assert [row.split(' | ')[0][2:] for row in rows] == names
+  seed = tmp_path / 'seed_0'
+  for row, workdir in zip(rows, ['unimodal_audio', 'unimodal_visual', 'fusion_visual_only',
+                                 'fusion_cam']):
+    metrics = json.loads((seed / workdir / 'evaluation' / 'step_1' / 'metrics.json').read_text())
+    cells = [f"{metrics['raw']['ccc'][dim]:.3f}" for dim in ('valence', 'arousal')]
+    assert row == f"| {row.split(' | ')[0][2:]} | {cells[0]} | {cells[1]} |"
+  # the fusion runs share one feature cache, made from both backbones
+  fingerprint = json.loads((seed / 'features' / 'fingerprint.json').read_text())
+  assert fingerprint['modalities'] == ['visual', 'audio']
+  assert (tmp_path / 'results.png').read_bytes()[:4] == b'\x89PNG'
+  logs = {p: p.read_text() for p in seed.glob('*/train_log.jsonl')}
+  assert recipe.run(config, str(tmp_path)) == text  # a rerun reuses every run and evaluation
+  assert {p: p.read_text() for p in seed.glob('*/train_log.jsonl')} == logs
+
+
+def test_several_seeds_give_mean_and_std():
+  metrics = lambda v, a: {'raw': {'ccc': {'valence': v, 'arousal': a}}}
+  text = recipe.table([{'cam': metrics(0.5, 0.7)}, {'cam': metrics(0.7, 0.9)}],
+                      ['valence', 'arousal'])
+  assert text.splitlines()[-1] == '| cam | 0.600 ± 0.141 | 0.800 ± 0.141 |'
