@@ -170,11 +170,14 @@ class FaceRenderer:
     mouth_y = cy + 0.4 * s
     along = np.linspace(-1.0, 1.0, 21)
     xs = cx + along * half_width
-    ys = mouth_y + frame.smile * 0.1 * s * (0.5 - along ** 2)
+    # Bold enough to read at the CPU demo's 24-pixel faces: corners move by
+    # 0.25·s against the middle (about 2 pixels there), and the line is thick
+    # and dark.
+    ys = mouth_y + frame.smile * 0.25 * s * (0.5 - along ** 2)
     points = np.stack([xs, ys], axis=1) * _SUBPIXEL_SCALE
-    thickness = max(2, int(round(0.07 * s)))
+    thickness = max(2, int(round(0.1 * s)))
     cv2.polylines(image, [np.round(points).astype(np.int32)], False,
-                  tuple(_SKIN_BGR * 0.4), thickness, cv2.LINE_AA,
+                  tuple(_SKIN_BGR * 0.25), thickness, cv2.LINE_AA,
                   _SUBPIXEL_BITS)
 
   def _draw_back_of_head(self, image: np.ndarray, frame: FaceFrame) -> None:
