@@ -36,3 +36,12 @@ def make_mini_corpus(root: pathlib.Path, media: pathlib.Path,
         corpus_writer.write_gold_standard_arff(folder / f'{name}.arff', name,
                                                dimension, values)
   return root
+
+
+def tiny_config_on(root: pathlib.Path, media: pathlib.Path, names):
+  """The tiny config reading a mini corpus of `names` written under root/raw (dataset in root/tfds)."""
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  make_mini_corpus(root / 'raw', media, names=names)
+  config = tiny.get_config()
+  config.data.raw_dir, config.data.data_dir = str(root / 'raw'), str(root / 'tfds')
+  return config

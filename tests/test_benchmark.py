@@ -15,7 +15,6 @@ from caav_jax import stages
 from caav_jax import train
 from caav_jax import train_step as train_step_lib
 from caav_jax.models import factory
-from configs import tiny
 from tests import mini_corpus
 from tests import model_builders
 
@@ -32,9 +31,7 @@ def numpy_filled_model(config, *, initialise_backbones):
 def measured(tmp_path_factory, media):
   """The tiny config, the rows `benchmark.run` returned, and its output folder."""
   root = tmp_path_factory.mktemp('benchmark')
-  mini_corpus.make_mini_corpus(root / 'raw', media, names=('train_1',))
-  config = tiny.get_config()
-  config.data.raw_dir, config.data.data_dir = str(root / 'raw'), str(root / 'tfds')
+  config = mini_corpus.tiny_config_on(root, media, ('train_1',))
   train.ensure_dataset(config.data)
   settings = config.benchmark
   settings.batch_sizes, settings.dtypes = (BATCH,), ('float32',)

@@ -11,7 +11,6 @@ import pytest
 
 from caav_jax import train
 from caav_jax.checkpointing import Checkpoints
-from configs import tiny
 from tests import mini_corpus
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -25,9 +24,7 @@ def run_main(*args):
 @pytest.fixture(scope='module')
 def mini_dataset(tmp_path_factory, media):
   root = tmp_path_factory.mktemp('main')
-  mini_corpus.make_mini_corpus(root / 'raw', media, names=('train_1', 'dev_1'))
-  config = tiny.get_config()
-  config.data.raw_dir, config.data.data_dir = str(root / 'raw'), str(root / 'tfds')
+  config = mini_corpus.tiny_config_on(root, media, ('train_1', 'dev_1'))
   train.ensure_dataset(config.data)
   return config.data.raw_dir, config.data.data_dir
 

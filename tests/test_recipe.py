@@ -5,16 +5,13 @@ import json
 import pytest
 
 from caav_jax import recipe
-from configs import tiny
 from tests import mini_corpus
 
 
 @pytest.fixture(scope='module')
 def config(tmp_path_factory, media):
   root = tmp_path_factory.mktemp('recipe_mode')
-  mini_corpus.make_mini_corpus(root / 'raw', media, names=('train_1', 'train_2', 'dev_1'))
-  config = tiny.get_config()
-  config.data.raw_dir, config.data.data_dir = str(root / 'raw'), str(root / 'tfds')
+  config = mini_corpus.tiny_config_on(root, media, ('train_1', 'train_2', 'dev_1'))
   config.eval.predict_test = config.eval.plots = False
   settings = config.recipe
   settings.unimodal_audio_steps = settings.unimodal_visual_steps = 1

@@ -18,9 +18,7 @@ from tests import mini_corpus
 @pytest.fixture(scope='module')
 def config(tmp_path_factory, media):
   root = tmp_path_factory.mktemp('train')
-  mini_corpus.make_mini_corpus(root / 'raw', media, names=('train_1', 'train_2', 'dev_1'))
-  config = tiny.get_config()
-  config.data.raw_dir, config.data.data_dir = str(root / 'raw'), str(root / 'tfds')
+  config = mini_corpus.tiny_config_on(root, media, ('train_1', 'train_2', 'dev_1'))
   config.train.eval_every = 0  # dev evaluation is tested in test_training_recipe.py
   return config
 
