@@ -1,0 +1,56 @@
+"""The CPU's 3D convolution as 2D convolutions equals XLA's 3D convolution, values and gradients."""
+
+import jax
+from jax import lax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from caav_jax.models import conv3d_as_2d
+
+
+def _reference(inputs, kernel, strides):
+  return lax.conv_general_dilated(inputs, kernel, strides, 'VALID',
+                                  dimension_numbers=('NDHWC', 'DHWIO', 'NDHWC'))
+
+
+@pytest.mark.parametrize('kernel_shape, strides, frames', [
+    ((7, 7, 7), (2, 2, 2), 13),   # I3D's first unit, odd frame count
+    ((3, 3, 3), (1, 1, 1), 6),
+    ((1, 1, 1), (1, 1, 1), 4),
+    ((3, 2, 1), (2, 1, 2), 8),
+])
+def test_frame_taps_equals_xla_3d_convolution(kernel_shape, strides, frames):
+  rng = np.random.default_rng(0)
+  inputs = jnp.asarray(rng.standard_normal((2, frames, 9, 10, 3)), jnp.float32)
+  kernel = jnp.asarray(rng.standard_normal(kernel_shape + (3, 5)), jnp.float32)
+  got = conv3d_as_2d.frame_taps(inputs, kernel, strides)
+  want = _reference(inputs, kernel, strides)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-4)
+
+  def loss(conv):
+    return lambda x, k: jnp.sum(jnp.sin(conv(x, k, strides)))
+  got_grads = jax.grad(loss(conv3d_as_2d.frame_taps), argnums=(0, 1))(inputs, kernel)
+  want_grads = jax.grad(loss(_reference), argnums=(0, 1))(inputs, kernel)
+  for got_grad, want_grad in zip(got_grads, want_grads):
+    scale = float(jnp.max(jnp.abs(want_grad)))  # float32 sums of hundreds of products
+    np.testing.assert_allclose(got_grad, want_grad, rtol=1e-4, atol=1e-5 * scale)
+
+
+def test_nnx_conv_uses_it_on_the_cpu_and_keeps_the_result():
+  from flax import nnx  # pylint: disable=g-import-not-at-top
+  rng = np.random.default_rng(1)
+  inputs = jnp.asarray(rng.standard_normal((1, 5, 6, 6, 2)), jnp.float32)
+  conv = nnx.Conv(2, 4, (3, 3, 3), (1, 2, 2), padding='VALID', use_bias=False,
+                  conv_general_dilated=conv3d_as_2d.conv_general_dilated, rngs=nnx.Rngs(0))
+  np.testing.assert_allclose(conv(inputs), _reference(inputs, conv.kernel[...], (1, 2, 2)),
+                             rtol=1e-5, atol=1e-5)
+  assert jax.default_backend() == 'cpu'
+  lowered = jax.jit(lambda x: conv(x)).lower(inputs).as_text()
+  assert lowered.count('stablehlo.convolution') == 3  # one 2D convolution per temporal tap
+
+
+def test_too_few_frames_is_a_clear_error():
+  with pytest.raises(ValueError, match='2 frames are fewer than the kernel.s 3 taps'):
+    conv3d_as_2d.frame_taps(jnp.zeros((1, 2, 4, 4, 1)), jnp.zeros((3, 1, 1, 1, 1)), (1, 1, 1))
