@@ -149,16 +149,21 @@ class FaceRenderer:
     self._shade_ellipse(image, cx, cy, _FACE_ASPECT * s, s, 0.3)
     _ellipse(image, cx, cy - 0.6 * s, 0.8 * s, 0.45 * s, _HAIR_BGR, 180, 360)
     eye_y = cy - 0.12 * s
-    eye_half_height = (0.03 + 0.08 * frame.eye_openness) * s
+    # Bold enough to read at the CPU demo's 24-pixel faces (s ≈ 11 pixels):
+    # from half-closed to wide open the eye grows by 0.08·s each side (about
+    # 2 pixels in all), and the thick brows move by 0.12·s per unit of raise.
+    # Raised higher or drawn thicker, the brows merge with the hairline and
+    # OpenCV's Haar cascade misses some raised-brow faces.
+    eye_half_height = (0.02 + 0.14 * frame.eye_openness) * s
     iris_radius = 0.08 * s
-    brow_y = eye_y - (0.18 + 0.04 * frame.brow_raise) * s
+    brow_y = eye_y - (0.18 + 0.12 * frame.brow_raise) * s
     for side in (-1.0, 1.0):
       eye_x = cx + side * 0.28 * s
       _ellipse(image, eye_x, eye_y, 0.26 * s, 0.12 * s, tuple(skin * 0.6))
       _ellipse(image, eye_x, eye_y, 0.13 * s, eye_half_height, _SCLERA_BGR)
       _ellipse(image, eye_x, eye_y, iris_radius,
                min(iris_radius, eye_half_height), _IRIS_BGR)
-      _ellipse(image, eye_x, brow_y, 0.2 * s, 0.045 * s, _BROW_BGR)
+      _ellipse(image, eye_x, brow_y, 0.2 * s, 0.06 * s, _BROW_BGR)
       _ellipse(image, cx + side * 0.07 * s, cy + 0.05 * s, 0.03 * s, 0.15 * s,
                tuple(skin * 0.9))
     _ellipse(image, cx, cy + 0.2 * s, 0.1 * s, 0.05 * s, tuple(skin * 0.7))
