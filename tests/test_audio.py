@@ -59,3 +59,17 @@ def test_label_grid_segments_and_padding():
   padded = audio.audio_on_label_grid(samples, 5)
   np.testing.assert_array_equal(padded[3, :100], samples[1920:])
   assert not padded[3, 100:].any() and not padded[4].any()
+
+
+def test_one_missing_step_is_normal_and_more_is_a_warning():
+  from absl import logging  # pylint: disable=g-import-not-at-top
+  samples = np.ones(640 * 10, np.float32)
+  messages = []
+  with pytest.MonkeyPatch.context() as patch:
+    patch.setattr(logging, 'warning', lambda *args: messages.append(('warning', args[0] % args[1:])))
+    patch.setattr(logging, 'info', lambda *args: messages.append(('info', args[0] % args[1:])))
+    audio.audio_on_label_grid(samples, 11, 'rec.wav')  # RECOLA: a label at the end instant too
+    audio.audio_on_label_grid(samples, 13, 'rec.wav')
+  assert messages == [
+      ('info', 'rec.wav: audio is 0.040 s shorter than the labels; padding with silence.'),
+      ('warning', 'rec.wav: audio is 0.120 s shorter than the labels; padding with silence.')]

@@ -79,7 +79,9 @@ def audio_on_label_grid(samples: np.ndarray, steps: int,
   """Cuts 16 kHz audio into one 640-sample segment per 40 ms label step.
 
   Audio shorter than the labels is padded with silence, longer audio is cut;
-  both are logged with the file name.
+  both are logged with the file name. A shortfall of up to one step is the
+  normal case (RECOLA has a label at t = 300 s, the end of 300 s of audio)
+  and is logged at INFO level; a longer one is a warning.
 
   Args:
     samples: (samples,) 16 kHz mono audio.
@@ -91,8 +93,9 @@ def audio_on_label_grid(samples: np.ndarray, steps: int,
   """
   needed = steps * SAMPLES_PER_STEP
   if samples.size < needed:
-    logging.warning('%s: audio is %.3f s shorter than the labels; padding '
-                    'with silence.', path, (needed - samples.size) / SAMPLE_RATE)
+    log = logging.info if needed - samples.size <= SAMPLES_PER_STEP else logging.warning
+    log('%s: audio is %.3f s shorter than the labels; padding with silence.', path,
+        (needed - samples.size) / SAMPLE_RATE)
     samples = np.pad(samples, (0, needed - samples.size))
   elif samples.size > needed:
     excess = (samples.size - needed) / SAMPLE_RATE
