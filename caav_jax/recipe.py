@@ -6,9 +6,10 @@
 Per seed: pre-train the audio and the visual backbone alone (their own
 heads), extract their features once, train each fusion of
 `config.recipe.fusions` on the frozen backbones from the cached features, train
-the CAM model end to end, and score every model's last checkpoint the AVEC
-way (raw CCC, dev recordings concatenated). The dev recordings are never used
-to choose a checkpoint or a setting, so the scores are held-out figures. Every run lives in its own
+the CAM model end to end (backbones starting from the pre-trained ones, every
+layer training), and score every model's last checkpoint the AVEC way (raw
+CCC, dev recordings concatenated). The dev recordings are never used to
+choose a checkpoint or a setting, so the scores are held-out figures. Every run lives in its own
 workdir under <workdir>/seed_<k>/; a finished run or evaluation is reused, so
 a second call only prints the table. With several seeds the table gives mean ±
 std.
@@ -17,6 +18,7 @@ std.
 import json
 import pathlib
 import statistics
+import time
 
 import ml_collections
 import numpy as np
@@ -52,14 +54,18 @@ def is_finished(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> boo
 
 def train_and_score(config: ml_collections.ConfigDict, workdir: pathlib.Path) -> dict:
   """Trains (unless finished) and evaluates the last checkpoint (unless done); its metrics."""
+  start = time.perf_counter()
   if not is_finished(config, workdir):
-    print(f'\n== {workdir.name}: {config.train.stage}, fusion {config.model.fusion}, '
-          f'{config.train.steps} steps', flush=True)
+    fusion = '' if config.train.stage.startswith('unimodal_') else f', fusion {config.model.fusion}'
+    print(f'\n== {workdir.name}: stage {config.train.stage}{fusion}, {config.train.steps} steps',
+          flush=True)
     train.train_and_evaluate(config, str(workdir))
   done = workdir / 'evaluation' / f'step_{config.train.steps}' / 'metrics.json'
   if done.is_file():
     return json.loads(done.read_text())
-  return evaluate_checkpoint.evaluate(config, str(workdir))
+  metrics = evaluate_checkpoint.evaluate(config, str(workdir))
+  print(f'{workdir.name}: {(time.perf_counter() - start) / 60:.1f} min', flush=True)
+  return metrics
 
 
 def run_seed(base: ml_collections.ConfigDict, root: pathlib.Path, seed: int) -> dict[str, dict]:
@@ -69,10 +75,11 @@ def run_seed(base: ml_collections.ConfigDict, root: pathlib.Path, seed: int) -> 
   audio_dir, visual_dir = root / 'unimodal_audio', root / 'unimodal_visual'
   results = {
       'audio backbone + own head': train_and_score(stage_config(
-          base, seed, **{'train.stage': 'unimodal_audio',
+          base, seed, **{'train.stage': 'unimodal_audio', 'train.init_audio': '',
                          'train.steps': recipe.unimodal_audio_steps}), audio_dir),
       'visual backbone + own head': train_and_score(stage_config(
           base, seed, **{'train.stage': 'unimodal_visual',
+                         'train.init_visual': recipe.visual_weights,
                          'train.steps': recipe.unimodal_visual_steps}), visual_dir),
   }
   fused = {}
@@ -87,8 +94,9 @@ def run_seed(base: ml_collections.ConfigDict, root: pathlib.Path, seed: int) -> 
     fused[fusion] = train_and_score(config, root / f'fusion_{fusion}')
   results.update({f'{fusion} (frozen backbones)': fused[fusion] for fusion in recipe.fusions})
   if recipe.end_to_end_steps:
-    config = stage_config(base, seed, **{'train.stage': 'end_to_end', 'model.fusion': 'cam',
-                                         'train.steps': recipe.end_to_end_steps})
+    config = stage_config(base, seed, **{
+        'train.stage': 'end_to_end', 'model.fusion': 'cam', 'train.steps': recipe.end_to_end_steps,
+        'train.init_audio': str(audio_dir), 'train.init_visual': str(visual_dir)})
     results['cam, end to end'] = train_and_score(config, root / 'end_to_end_cam')
   return results
 

@@ -96,6 +96,7 @@ def recipe_config() -> ml_collections.ConfigDict:
   """--mode=recipe: the paper's recipe end to end (caav_jax/recipe.py)."""
   recipe = ml_collections.ConfigDict()
   recipe.seeds = (0,)
+  recipe.visual_weights = ''  # converted Kinetics I3D weights (.npz) for the visual pre-training; '' starts from scratch
   recipe.unimodal_audio_steps = 2_000
   recipe.unimodal_visual_steps = 2_000
   recipe.fusions = ('audio_only', 'visual_only', 'concat', 'sum', 'cam')
