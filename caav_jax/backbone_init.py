@@ -55,7 +55,7 @@ def load_from_unimodal_run(backbone: nnx.Module, modality: str,
       lambda: factory.create_unimodal_model(config, modality, nnx.Rngs(0)))
   try:
     step = checkpoints.restore_model(unimodal)
-  except ValueError as e:
+  except checkpointing.CheckpointError as e:
     raise ConfigError(f'{workdir}: its checkpoint does not fit a unimodal {modality} model '
                      f'of this config (was it trained with another '
                      f'config.model.{modality}_width?): {e}') from None

@@ -30,6 +30,16 @@ def _abstract(tree: Any, sharding: jax.sharding.Sharding | None = None) -> Any:
   return jax.tree.map(target, tree)
 
 
+class CheckpointError(RuntimeError):
+  """A checkpoint that cannot be restored: damaged, partial, or of another model; the message names it."""
+
+
+def _first_line(error: Exception, limit: int = 300) -> str:
+  text = str(error).strip().splitlines()
+  line = f'{type(error).__name__}: {text[0] if text else ""}'
+  return line if len(line) <= limit else line[:limit] + ' ...'
+
+
 class Checkpoints:
   """Keeps the last `max_to_keep` checkpoints of a run under `directory`."""
 
@@ -68,6 +78,17 @@ class Checkpoints:
                               f'{sorted(self._manager.all_steps())}')
     return step
 
+  def _restore(self, step: int, items: dict[str, Any]) -> dict[str, Any]:
+    """Orbax's restore, any failure reported as a CheckpointError naming the step's folder."""
+    try:
+      return self._manager.restore(step, args=ocp.args.Composite(**items))
+    except Exception as error:  # Orbax raises many types; each means this checkpoint is unusable.
+      raise CheckpointError(
+          f'{self.directory}/{step}: cannot restore {", ".join(items)} from this checkpoint '
+          f'({_first_line(error)}). It is damaged, partial, or from a model with other '
+          'settings; it is left as it is. Train with the settings that wrote it, or move '
+          'this step folder away to use the one before.') from error
+
   def restore(self, model: nnx.Module, optimizer: nnx.Optimizer, data_iterator,
               step: int | None = None) -> int:
     """Loads checkpoint `step` (default: the latest) into the given objects; returns its step.
@@ -76,10 +97,10 @@ class Checkpoints:
     variables only give the structure, shapes and shardings to restore to.
     """
     step = self._step(step)
-    restored = self._manager.restore(step, args=ocp.args.Composite(
-        model=ocp.args.StandardRestore(_abstract(nnx.state(model))),
-        optimizer=ocp.args.StandardRestore(_abstract(nnx.state(optimizer))),
-        data=grain.checkpoint.CheckpointRestore(data_iterator)))
+    restored = self._restore(step, {
+        'model': ocp.args.StandardRestore(_abstract(nnx.state(model))),
+        'optimizer': ocp.args.StandardRestore(_abstract(nnx.state(optimizer))),
+        'data': grain.checkpoint.CheckpointRestore(data_iterator)})
     nnx.update(model, restored['model'])
     nnx.update(optimizer, restored['optimizer'])
     return step
@@ -92,8 +113,8 @@ class Checkpoints:
     `sharding` (e.g. replicated over a mesh), by default as the model's own.
     """
     step = self._step(step)
-    restored = self._manager.restore(step, args=ocp.args.Composite(
-        model=ocp.args.StandardRestore(_abstract(nnx.state(model), sharding))))
+    restored = self._restore(step, {
+        'model': ocp.args.StandardRestore(_abstract(nnx.state(model), sharding))})
     nnx.update(model, restored['model'])
     return step
 
@@ -102,8 +123,7 @@ class Checkpoints:
     step = self._step(step)
     if 'metrics' not in self._manager.item_metadata(step).keys():
       return None
-    return self._manager.restore(step, args=ocp.args.Composite(
-        metrics=ocp.args.JsonRestore()))['metrics']
+    return self._restore(step, {'metrics': ocp.args.JsonRestore()})['metrics']
 
   def close(self) -> None:
     self._manager.close()

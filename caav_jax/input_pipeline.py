@@ -268,15 +268,43 @@ def train_windows(data: ml_collections.ConfigDict,
                       faceless_policy=data.faceless_policy, include_tail=False)
 
 
+class ProcessShare(grain.MapDataset):
+  """One process's rows of each global batch: rows [i·n, (i+1)·n) of every `batch_size`, n = batch_size / count.
+
+  Lazy like every MapDataset: a process loads and augments only its own
+  windows. Concatenated in process order, the shares give each global batch
+  row for row (the order matters: dropout masks follow the row).
+  """
+
+  def __init__(self, parent: grain.MapDataset, batch_size: int, process_index: int,
+               process_count: int):
+    super().__init__(parent)
+    self._batch_size = batch_size
+    self._share = batch_size // process_count
+    self._offset = process_index * self._share
+
+  def __len__(self) -> int:
+    return len(self._parent) // self._batch_size * self._share
+
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      return self.slice(index)
+    batch, row = divmod(index, self._share)
+    return self._parent[batch * self._batch_size + self._offset + row]
+
+
 def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
                   num_epochs: int | None = None, process_index: int = 0,
                   process_count: int = 1, features_dir: pathlib.Path | None = None
                   ) -> grain.IterDataset:
   """Shuffled, augmented, batched train windows (endless unless num_epochs).
 
-  Each process keeps the windows whose index ≡ process_index (mod
-  process_count), so hosts read disjoint data. Deterministic given
-  data.seed; the returned dataset's iterator has get_state/set_state.
+  `data.batch_size` is the global batch: every process draws the same
+  shuffled, augmented sequence of windows (data.seed) and loads only its
+  share of each global batch (`ProcessShare`). Hosts thus read disjoint
+  windows, and the global batch is the same, row for row, whatever the
+  number of processes. The returned dataset's iterator has
+  get_state/set_state.
 
   Args:
     data: the `data` section of the config.
@@ -288,22 +316,27 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
       (no augmentation: the cache holds the evaluation view).
 
   Returns:
-    A Grain IterDataset of batches of `data.batch_size` windows.
+    A Grain IterDataset of this process's batches of
+    `data.batch_size / process_count` windows.
   """
+  if data.batch_size % process_count:
+    raise ConfigError(f'data.batch_size ({data.batch_size}) must be a multiple of the '
+                      f'number of processes ({process_count})')
   recordings = split_recordings(data, split)
   windows = train_windows(data, recordings)
-  mine = np.arange(len(windows))[process_index::process_count]
-  if mine.size < data.batch_size:
-    raise ConfigError(f'{split}: only {mine.size} windows for this process, fewer '
-                     f'than one batch of {data.batch_size}')
-  source = np.stack([mine, np.ones_like(mine)], axis=1)
+  if len(windows) < data.batch_size:
+    raise ConfigError(f'{split}: only {len(windows)} training windows, fewer than one '
+                      f'batch of {data.batch_size}')
+  every = np.arange(len(windows))
+  source = np.stack([every, np.ones_like(every)], axis=1)
   dataset = (grain.MapDataset.source(source).seed(data.seed).shuffle()
              .repeat(num_epochs)
              .map(LoadWindow(data, split, recordings, windows, features_dir)))
   if features_dir is None:
     dataset = dataset.random_map(RandomCropFlip(data.image_size, data.flip))
-  dataset = dataset.batch(data.batch_size, drop_remainder=True)
-  return _iterate(dataset, data)
+  share = data.batch_size // process_count
+  dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
+  return _iterate(dataset.batch(share, drop_remainder=True), data)
 
 
 def eval_windows(data: ml_collections.ConfigDict,

@@ -18,7 +18,10 @@ from caav_jax import benchmark
 from caav_jax import evaluate_checkpoint
 from caav_jax import recipe
 from caav_jax import train
+from caav_jax import workdir
+from caav_jax.checkpointing import CheckpointError
 from caav_jax.config_error import ConfigError
+from caav_jax.models.i3d_weights import WeightsFileError
 from data_pipelines.recola.errors import RecolaInputError
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Configuration file.',
@@ -28,6 +31,10 @@ _MODE = flags.DEFINE_enum('mode', 'train',
                           ['train', 'eval', 'extract_features', 'benchmark', 'recipe'],
                           'What to do.')
 flags.mark_flags_as_required(['config', 'workdir'])
+
+# Errors that name their culprit (a file, a setting, a step): printed as one line.
+USER_ERRORS = (RecolaInputError, FileNotFoundError, ConfigError, CheckpointError,
+               FloatingPointError, WeightsFileError)
 
 MODES = {'train': train.train_and_evaluate, 'eval': evaluate_checkpoint.evaluate,
          'extract_features': train.extract_features, 'benchmark': benchmark.run,
@@ -49,24 +56,32 @@ def main(argv):
   if not flags.FLAGS['verbosity'].present:
     logging.set_verbosity(logging.WARNING)  # Orbax and TFDS log every file at INFO.
   config = _CONFIG.value
+  try:
+    config.keys()  # ml_collections reports a --config file it could not load on first use
+  except OSError as error:
+    sys.exit(f'caav_jax: cannot load the --config file: {" ".join(str(error).split())}')
   initialise_distributed(config.distributed)
   try:
-    MODES[_MODE.value](config, _WORKDIR.value)
-  except (RecolaInputError, FileNotFoundError, ConfigError) as error:
+    MODES[_MODE.value](config, str(workdir.create_writable(_WORKDIR.value)))
+  except USER_ERRORS as error:
     sys.exit(f'caav_jax: {error}')
 
 
-def run():
-  """app.run, with configuration errors (a typo, a wrong type) as one line, not a traceback."""
+def parse_flags(argv: list[str]) -> list[str]:
+  """absl's parsing, with a bad override (a typo, a wrong type) as one line, not a traceback."""
   try:
-    app.run(main)
-  except (KeyError, AttributeError, TypeError, ValueError) as error:
-    if flags.FLAGS.is_parsed():
-      raise
+    return flags.FLAGS(argv)
+  except (flags.Error, KeyError, AttributeError, TypeError, ValueError) as error:
+    about_config = not isinstance(error, flags.Error) or '--config' in str(error)
     while error.args and isinstance(error.args[0], Exception):
       error = error.args[0]  # ml_collections wraps a KeyError in an AttributeError.
     detail = str(error.args[0] if error.args else error).replace('\n', ' ')
-    sys.exit(f'caav_jax: bad configuration override: {detail}')
+    what = 'bad configuration override' if about_config else 'bad command line'
+    sys.exit(f'caav_jax: {what}: {detail}')
+
+
+def run():
+  app.run(main, flags_parser=parse_flags)
 
 
 if __name__ == '__main__':

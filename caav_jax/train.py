@@ -16,6 +16,7 @@ import time
 from absl import logging
 from flax import nnx
 import jax
+import jax.numpy as jnp
 import ml_collections
 import numpy as np
 import optax
@@ -34,10 +35,20 @@ from data_pipelines.recola import recola_dataset_builder
 
 
 def ensure_dataset(data: ml_collections.ConfigDict) -> None:
-  """Builds the TFDS dataset from `data.raw_dir` unless it is already built."""
+  """Builds the TFDS dataset from `data.raw_dir` unless it is already built.
+
+  Raises:
+    FileNotFoundError: when it is not built and `data.raw_dir` is not a
+      folder to build it from; the message lists the crop sizes that are
+      built (a config asking for another crop size than the dataset has).
+  """
   try:
     recola_dataset_builder.load(data.data_dir, data.crop_size, data.face_source)
-  except FileNotFoundError:
+  except FileNotFoundError as missing:
+    if not pathlib.Path(data.raw_dir).is_dir() and 'built configs: none' not in str(missing):
+      raise FileNotFoundError(
+          f'{missing}; or set config.data.crop_size to a built one. config.data.raw_dir '
+          f'({data.raw_dir}) is not a folder to build it from.') from None
     logging.info('Building the dataset from %s into %s.', data.raw_dir, data.data_dir)
     recola_dataset_builder.prepare(data.raw_dir, data.data_dir, data.crop_size,
                                    data.face_source)
@@ -112,6 +123,30 @@ def evaluate_on_dev(model: nnx.Module, config: ml_collections.ConfigDict,
   return result
 
 
+@jax.jit
+def _all_finite(params) -> jax.Array:
+  return jnp.all(jnp.stack([jnp.isfinite(p).all() for p in jax.tree.leaves(params)]))
+
+
+def _last_good(checkpoints: checkpointing.Checkpoints) -> str:
+  step = checkpoints.latest_step()
+  if step is None:
+    return 'No checkpoint was written before.'
+  return f'The last good checkpoint, step {step}, is kept in {checkpoints.directory}.'
+
+
+def _forget_logged_steps_after(log_path: pathlib.Path, step: int) -> None:
+  """Drops train-log lines of steps after `step` (written before a crash, redone on resume)."""
+  if not log_path.is_file():
+    return
+  lines = log_path.read_text().splitlines(keepends=True)
+  kept = [line for line in lines if line.strip() and json.loads(line)['step'] <= step]
+  if len(kept) < len(lines):
+    partial = log_path.with_suffix('.partial')
+    partial.write_text(''.join(kept))
+    partial.replace(log_path)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float:
   """Trains `config.train.steps` steps, resuming from the latest checkpoint in `workdir`.
 
@@ -121,8 +156,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
     The last step's loss.
 
   Raises:
-    FloatingPointError: naming the step, when the loss is not finite (the
-      last good checkpoint is kept).
+    FloatingPointError: naming the step, when the loss or, at a checkpoint,
+      a parameter is not finite (no checkpoint of non-finite parameters is
+      written; the last good one is kept).
   """
   train = config.train
   workdir = pathlib.Path(workdir)
@@ -145,6 +181,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
   step, best_score = 0, -np.inf
   if checkpoints.latest_step() is not None:
     step = checkpoints.restore(model, optimizer, iterator)
+    if writes:
+      _forget_logged_steps_after(workdir / 'train_log.jsonl', step)
     print(f'resumed from step {step}', flush=True)
   if best.latest_step() is not None:
     best_score = best.metrics()['ccc_mean']
@@ -166,13 +204,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
       loss = float(train_step_lib.train_step(model, optimizer, batch))
       step += 1
       if not np.isfinite(loss):
-        raise FloatingPointError(f'loss is {loss} at step {step}; stopping. The last '
-                                 f'good checkpoint is step {checkpoints.latest_step()}.')
+        raise FloatingPointError(f'loss is {loss} at step {step}; stopping. '
+                                 f'{_last_good(checkpoints)}')
       finished = step == train.steps
       if step % train.log_every == 0 or finished or stop.requested:
         seconds = time.perf_counter() - start
-        rate = (step - start_step) * config.data.batch_size * jax.process_count() / seconds
-        eta = (train.steps - step) * config.data.batch_size * jax.process_count() / rate
+        rate = (step - start_step) * config.data.batch_size / seconds
+        eta = (train.steps - step) * config.data.batch_size / rate
         record({'loss': loss, 'clips_per_s': rate,
                 'learning_rate': float(schedule(step - 1))}, step)
         if writes:
@@ -191,6 +229,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
           best_score = result['ccc_mean']
           best.save(step, model, metrics={'step': step, **result})
       if step % train.checkpoint_every == 0 or finished or stop.requested:
+        if not _all_finite(nnx.state(model, nnx.Param)):
+          raise FloatingPointError(
+              f'a parameter is not finite after step {step}; stopping without saving it. '
+              f'{_last_good(checkpoints)}')
         checkpoints.save(step, model, optimizer, iterator)
     if stop.requested and writes:
       print(f'SIGTERM: saved step {step}; run the same command again to resume.', flush=True)

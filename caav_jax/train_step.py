@@ -29,8 +29,22 @@ def replicated(mesh: jax.sharding.Mesh) -> NamedSharding:
 
 
 def replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
-  """Places every array of `tree` on every device of the mesh."""
-  return jax.device_put(tree, replicated(mesh))
+  """Places every array of `tree` on every device of the mesh.
+
+  Every process must hold the same values (the same seed gives the same
+  initialisation); each fills in the copies on its own devices, so this
+  also works when the mesh spans several processes.
+  """
+  sharding = replicated(mesh)
+
+  def place(leaf):
+    if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+      return jax.random.wrap_key_data(place(jax.random.key_data(leaf)),
+                                      impl=jax.random.key_impl(leaf))
+    values = np.asarray(leaf)
+    return jax.make_array_from_callback(values.shape, sharding, lambda index: values[index])
+
+  return jax.tree.map(place, tree)
 
 
 def model_inputs(batch: dict[str, Any]) -> tuple[str, ...]:

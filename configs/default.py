@@ -23,7 +23,7 @@ def data_config() -> ml_collections.ConfigDict:
   data.eval_faceless_policy = 'mask'  # Evaluation scores every frame.
   data.train_stride = 1  # A train clip starts at every frame.
   data.eval_stride = 64  # Evaluation windows overlap by half.
-  data.batch_size = 16
+  data.batch_size = 16  # The global batch: all processes and devices together.
   data.num_workers = 0  # Grain worker processes; 0 loads in the main process.
   data.seed = 0
   return data

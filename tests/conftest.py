@@ -1,4 +1,4 @@
-"""Shared fixtures: paths to the real media in ../shared, absl flags parsed, one XLA cache."""
+"""Shared fixtures: the real media in ../shared, a built mini dataset, absl flags parsed, one XLA cache."""
 
 import atexit
 import os
@@ -28,3 +28,14 @@ def media() -> pathlib.Path:
   if not MEDIA.is_dir():
     pytest.fail(f'{MEDIA} is missing: the tests need ../shared/media beside the checkout')
   return MEDIA
+
+
+@pytest.fixture(scope='session')
+def mini_dataset(tmp_path_factory, media) -> tuple[str, str]:
+  """(raw_dir, data_dir) of a built mini corpus (train_1, dev_1) on the tiny config."""
+  from caav_jax import train  # pylint: disable=g-import-not-at-top
+  from tests import mini_corpus  # pylint: disable=g-import-not-at-top
+  root = tmp_path_factory.mktemp('mini_dataset')
+  config = mini_corpus.tiny_config_on(root, media, ('train_1', 'dev_1'))
+  train.ensure_dataset(config.data)
+  return config.data.raw_dir, config.data.data_dir

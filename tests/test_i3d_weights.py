@@ -59,7 +59,7 @@ def test_every_problem_is_listed(full_width):
   del state['Mixed_5c.b3b.bn.running_var']
   state['Mixed_6a.b0.conv3d.weight'] = np.zeros((1, 1, 1, 1, 1), np.float32)
   state['Mixed_3b.b0.conv3d.weight'] = np.zeros((64, 192, 3, 1, 1), np.float32)
-  with pytest.raises(i3d_weights.WeightsMismatchError) as error:
+  with pytest.raises(i3d_weights.WeightsFileError) as error:
     i3d_weights.convert_state_dict(state, full_width, 'rgb_imagenet.pt')
   message = str(error.value)
   assert message.startswith('rgb_imagenet.pt: does not fit the I3D trunk')
@@ -70,7 +70,7 @@ def test_every_problem_is_listed(full_width):
 
 def test_a_genuine_torch_file_is_read_and_checked(full_width):
   state = read_torch_state_dict(FIXTURES / 'i3d_zip.pt')
-  with pytest.raises(i3d_weights.WeightsMismatchError,
+  with pytest.raises(i3d_weights.WeightsFileError,
                      match=r"'Conv3d_1a_7x7\.conv3d\.weight' has shape \(3, 3, 3, 3, 2\).*"
                            r"the model wants \(7, 7, 7, 3, 64\)"):
     i3d_weights.convert_state_dict(state, full_width, 'i3d_zip.pt')
@@ -85,5 +85,5 @@ def test_npz_round_trip_into_a_model(tmp_path):
   for path, variable in nnx.to_flat_state(nnx.state(fresh)):
     np.testing.assert_array_equal(variable[...], converted['/'.join(map(str, path))])
   wrong = build(lambda rngs: InceptionI3d(width_multiplier=1 / 16, rngs=rngs), seed=1)
-  with pytest.raises(i3d_weights.WeightsMismatchError, match=r'w\.npz: .*has shape'):
+  with pytest.raises(i3d_weights.WeightsFileError, match=r'w\.npz: .*has shape'):
     i3d_weights.load_i3d_weights(wrong, tmp_path / 'w.npz')

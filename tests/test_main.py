@@ -1,48 +1,11 @@
 """The entry point: configuration errors as one line, a missing corpus explained, SIGTERM saves."""
 
 import json
-import pathlib
 import re
 import signal
-import subprocess
-import sys
 
-import pytest
-
-from caav_jax import train
 from caav_jax.checkpointing import Checkpoints
-from tests import mini_corpus
-
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-
-
-def run_main(*args):
-  return subprocess.run([sys.executable, '-m', 'caav_jax.main', *args], cwd=ROOT,
-                        capture_output=True, text=True, timeout=300, check=False)
-
-
-@pytest.fixture(scope='module')
-def mini_dataset(tmp_path_factory, media):
-  root = tmp_path_factory.mktemp('main')
-  config = mini_corpus.tiny_config_on(root, media, ('train_1', 'dev_1'))
-  train.ensure_dataset(config.data)
-  return config.data.raw_dir, config.data.data_dir
-
-
-def test_config_typo_is_an_error_naming_the_key(tmp_path):
-  result = run_main('--config=configs/tiny.py', f'--workdir={tmp_path / "w"}',
-                    '--config.train.stpes=3')
-  assert result.returncode != 0
-  assert result.stderr.strip().splitlines()[-1] == (
-      'caav_jax: bad configuration override: \'stpes\' Did you mean "steps" instead of "stpes"?')
-  assert 'Traceback' not in result.stderr
-  assert not (tmp_path / 'w').exists()  # nothing was started
-
-
-def test_wrong_type_is_an_error(tmp_path):
-  result = run_main('--config=configs/tiny.py', f'--workdir={tmp_path / "w"}',
-                    '--config.train.steps=many')
-  assert result.returncode != 0 and 'many' in result.stderr
+from tests.entry_point import run_main, start_main, tiny_args
 
 
 def test_a_missing_recola_folder_says_how_to_obtain_it(tmp_path):
@@ -68,12 +31,9 @@ def test_an_unknown_stage_is_one_line_naming_the_setting(tmp_path, mini_dataset)
 def test_sigterm_saves_a_checkpoint_then_exits_and_the_run_resumes(tmp_path, mini_dataset):
   raw, data = mini_dataset
   workdir = tmp_path / 'w'
-  args = ['--config=configs/tiny.py', f'--workdir={workdir}', f'--config.data.raw_dir={raw}',
-          f'--config.data.data_dir={data}', '--config.train.stage=unimodal_audio',
-          '--config.train.steps=100000', '--config.train.checkpoint_every=100000',
-          '--config.train.eval_every=0']
-  process = subprocess.Popen([sys.executable, '-m', 'caav_jax.main', *args], cwd=ROOT,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  args = tiny_args(workdir, raw, data, '--config.train.steps=100000',
+                   '--config.train.checkpoint_every=100000')
+  process = start_main(*args)
   for line in process.stdout:
     if line.startswith('step 3/'):
       process.send_signal(signal.SIGTERM)
@@ -85,8 +45,7 @@ def test_sigterm_saves_a_checkpoint_then_exits_and_the_run_resumes(tmp_path, min
   checkpoints = Checkpoints(workdir / 'checkpoints')
   assert checkpoints.latest_step() == saved
   checkpoints.close()
-  result = run_main(*args[:-3], f'--config.train.steps={saved + 1}',
-                    '--config.train.eval_every=0')
+  result = run_main(*args[:-2], f'--config.train.steps={saved + 1}')
   assert result.returncode == 0, result.stderr[-2000:]
   assert f'resumed from step {saved}' in result.stdout
   steps = [json.loads(line)['step'] for line in (workdir / 'train_log.jsonl').read_text().splitlines()]

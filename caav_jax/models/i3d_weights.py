@@ -9,6 +9,7 @@ parameter and batch statistic of the trunk, keyed by its path in the model
 """
 
 import os
+import zipfile
 
 from absl import app
 from absl import flags
@@ -23,8 +24,8 @@ _BATCH_NORM_NAMES = {'weight': 'scale', 'bias': 'bias', 'running_mean': 'mean',
                      'running_var': 'var'}
 
 
-class WeightsMismatchError(ValueError):
-  """The weights file does not fit the model; the message lists every problem."""
+class WeightsFileError(ValueError):
+  """The weights file is unreadable or does not fit the model; the message names it and every problem."""
 
 
 def _model_path(torch_key: str) -> str | None:
@@ -61,7 +62,7 @@ def convert_state_dict(state_dict: dict[str, np.ndarray], model: InceptionI3d,
     model path → float32 array, one per Param and BatchStat of the model.
 
   Raises:
-    WeightsMismatchError: listing every missing, extra and mis-shaped key.
+    WeightsFileError: listing every missing, extra and mis-shaped key.
   """
   expected = _model_shapes(model)
   converted, problems, seen = {}, [], set()
@@ -82,7 +83,7 @@ def convert_state_dict(state_dict: dict[str, np.ndarray], model: InceptionI3d,
     converted[path] = np.asarray(array, np.float32)
   problems += [f'missing key for {path}' for path in expected if path not in seen]
   if problems:
-    raise WeightsMismatchError(f'{source}: does not fit the I3D trunk: ' + '; '.join(problems))
+    raise WeightsFileError(f'{source}: does not fit the I3D trunk: ' + '; '.join(problems))
   return converted
 
 
@@ -90,17 +91,23 @@ def load_i3d_weights(model: InceptionI3d, path: str | os.PathLike) -> None:
   """Overwrites the model's trunk with converted weights from an `.npz`.
 
   Raises:
-    WeightsMismatchError: naming the file and every key that does not fit.
+    WeightsFileError: naming the file, when it is not an .npz of plain arrays
+      (object arrays, which would need unpickling, are refused) or a key
+      does not fit.
   """
-  with np.load(path, allow_pickle=False) as stored:
-    arrays = dict(stored)
+  try:
+    with np.load(path, allow_pickle=False) as stored:  # never unpickles: no code runs
+      arrays = dict(stored)
+  except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
+    raise WeightsFileError(f'{os.fspath(path)}: not a readable .npz of arrays '
+                           f'({type(error).__name__}: {error})') from None
   expected = _model_shapes(model)
   problems = [f'missing {p}' for p in expected if p not in arrays]
   problems += [f'extra {p}' for p in arrays if p not in expected]
   problems += [f'{p} has shape {arrays[p].shape}, the model wants {expected[p]}'
                for p in arrays if p in expected and arrays[p].shape != expected[p]]
   if problems:
-    raise WeightsMismatchError(f'{os.fspath(path)}: ' + '; '.join(problems))
+    raise WeightsFileError(f'{os.fspath(path)}: ' + '; '.join(problems))
   state = nnx.state(model)
   for key_path, variable in nnx.to_flat_state(state):
     name = '/'.join(map(str, key_path))
