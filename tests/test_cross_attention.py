@@ -108,19 +108,27 @@ def test_dropout_only_in_train_mode():
   np.testing.assert_array_equal(head(sequence), head(sequence))
 
 
-@pytest.mark.parametrize('kind,features', [('cam', 16), ('concat', 32), ('sum', 16),
-                                           ('audio_only', 16), ('visual_only', 16)])
-def test_fusion_baselines(kind, features):
+@pytest.mark.parametrize('kind,features', [('cam', 16), ('cam_concat', 32), ('concat', 32),
+                                           ('sum', 16), ('audio_only', 16), ('visual_only', 16)])
+def test_fusions_against_numpy(kind, features):
   fusion = Fusion(kind, 16, 16, rngs=nnx.Rngs(0))
-  audio, visual = map(jnp.asarray, random_sequences(8))
-  out = np.asarray(fusion(audio, visual))
+  if fusion.cross_attention is not None:  # far from uniform attention
+    fusion.cross_attention.w[...] = jnp.asarray(
+        np.random.default_rng(1).standard_normal((16, 16)) * 3, jnp.float32)
+  audio, visual = random_sequences(8)
+  out = np.asarray(fusion(jnp.asarray(audio), jnp.asarray(visual)))
   assert out.shape == (3, 8, features) and fusion.features == features
-  unit = lambda x: np.asarray(x) / np.linalg.norm(np.asarray(x), axis=-1, keepdims=True)
-  expected = {'concat': np.concatenate([unit(audio), unit(visual)], -1),
-              'sum': unit(audio) + unit(visual), 'audio_only': unit(audio),
-              'visual_only': unit(visual)}
-  if kind in expected:
-    np.testing.assert_allclose(out, expected[kind], atol=1e-6)
+  unit = lambda x: x / np.linalg.norm(x, axis=-1, keepdims=True)
+  attended = [numpy_cam(a.T.astype(np.float64), v.T.astype(np.float64),
+                        np.asarray(fusion.cross_attention.w[...], np.float64))[:2]
+              for a, v in zip(audio, visual)] if fusion.cross_attention is not None else None
+  expected = {
+      'concat': lambda: np.concatenate([unit(audio), unit(visual)], -1),
+      'sum': lambda: unit(audio) + unit(visual), 'audio_only': lambda: unit(audio),
+      'visual_only': lambda: unit(visual),
+      'cam': lambda: np.stack([(a + v).T for a, v in attended]),
+      'cam_concat': lambda: np.stack([np.concatenate([a.T, v.T], -1) for a, v in attended])}
+  np.testing.assert_allclose(out, expected[kind](), atol=2e-5)
 
 
 def test_fusion_rejects_mismatched_sizes_and_unknown_kinds():

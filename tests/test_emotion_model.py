@@ -33,7 +33,8 @@ embed = nnx.jit(lambda model, frames, spectrograms: model.embed(frames, spectrog
 predict = nnx.jit(lambda model, audio, visual: model.predict(audio, visual))
 
 
-@pytest.mark.parametrize('fusion', ['cam', 'concat', 'sum', 'audio_only', 'visual_only'])
+@pytest.mark.parametrize('fusion', ['cam', 'cam_concat', 'concat', 'sum', 'audio_only',
+                                    'visual_only'])
 def test_every_fusion_predicts_both_dimensions(inputs, fusion):
   frames, spectrograms = inputs
   model = tiny(fusion)

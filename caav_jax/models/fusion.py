@@ -5,14 +5,16 @@ from flax import nnx
 
 from caav_jax.models.cross_attention import CrossAttention, l2_normalise
 
-FUSIONS = ('cam', 'concat', 'sum', 'audio_only', 'visual_only')
+FUSIONS = ('cam', 'cam_concat', 'concat', 'sum', 'audio_only', 'visual_only')
 
 
 class Fusion(nnx.Module):
   """Combines L2-normalised audio and visual sequences into one sequence.
 
-  'cam': X̂_a + X̂_v from cross-attention (the paper; the authors' code sums
-  the attended features); 'concat': [x_a, x_v]; 'sum': x_a + x_v;
+  'cam': X̂_a + X̂_v from cross-attention (the authors' code sums the
+  attended features); 'cam_concat': [X̂_a, X̂_v] (the paper's text feeds
+  both attended sequences to the fully connected layers); 'concat':
+  [x_a, x_v]; 'sum': x_a + x_v;
   'audio_only' / 'visual_only': one modality.
   """
 
@@ -20,15 +22,16 @@ class Fusion(nnx.Module):
                dtype=jnp.float32, rngs: nnx.Rngs):
     if kind not in FUSIONS:
       raise ValueError(f'fusion must be one of {FUSIONS}, not {kind!r}')
-    if kind in ('cam', 'sum') and audio_features != visual_features:
+    if kind in ('cam', 'cam_concat', 'sum') and audio_features != visual_features:
       raise ValueError(f'{kind!r} fusion adds the two sequences: audio features '
                        f'({audio_features}) and visual features '
                        f'({visual_features}) must match')
     self.kind = kind
     self.cross_attention = (CrossAttention(audio_features, visual_features,
                                            dtype=dtype, rngs=rngs)
-                            if kind == 'cam' else None)
+                            if kind.startswith('cam') else None)
     self.features = {'concat': audio_features + visual_features,
+                     'cam_concat': audio_features + visual_features,
                      'visual_only': visual_features}.get(kind, audio_features)
 
   def __call__(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
@@ -37,6 +40,8 @@ class Fusion(nnx.Module):
     if self.kind == 'cam':
       attended_audio, attended_visual = self.cross_attention(audio, visual)
       return attended_audio + attended_visual
+    if self.kind == 'cam_concat':
+      return jnp.concatenate(self.cross_attention(audio, visual), axis=-1)
     if self.kind == 'audio_only':
       return l2_normalise(audio)
     if self.kind == 'visual_only':
