@@ -8,7 +8,10 @@ from data_pipelines.synthetic import emotion_trajectories as emotion_lib
 
 BASE_PITCH_HZ = 110.0
 _CONTROL_RATE_HZ = 200.0
-_SILENT_COVERAGE_RANGE = (0.15, 0.20)
+# The participant listens to the partner in turns longer than a 5.12 s window,
+# so some windows hold no voice at all and only the face tells their arousal.
+_SILENT_COVERAGE_RANGE = (0.35, 0.45)
+_SILENT_TURN_S = (4.0, 10.0)
 _VOICED_FRACTION_OF_SYLLABLE = 0.65
 _SKIPPED_SYLLABLE_PROBABILITY = 0.1
 _GATE_RAMP_S = 0.03
@@ -94,7 +97,7 @@ def synthesize_voice(emotion: emotion_lib.RecordingEmotion, duration_s: float,
   formants scaled by 1 + 0.1·valence + N(0, 0.03²) and a pre-emphasised copy
   mixed in at 0.5 · (1 + 0.6·valence) + N(0, 0.15²). The glottal source (a
   sawtooth) goes through the three formants of one of three vowels per
-  syllable. In random intervals (15-20 % of the time) nobody speaks; faint
+  syllable. In random listening turns of 4-10 s (35-45 % of the time) nobody speaks; faint
   background noise (-55 dB) runs throughout.
 
   Args:
@@ -159,7 +162,7 @@ def synthesize_voice(emotion: emotion_lib.RecordingEmotion, duration_s: float,
   loudness = 10.0 ** ((-20.0 + 8.0 * arousal) / 20.0)
 
   silent_intervals = emotion_lib.random_intervals(
-      rng, duration_s, rng.uniform(*_SILENT_COVERAGE_RANGE))
+      rng, duration_s, rng.uniform(*_SILENT_COVERAGE_RANGE), *_SILENT_TURN_S)
   noise = np.convolve(rng.normal(0.0, 1.0, num_samples), [0.25, 0.5, 0.25],
                       mode='same')
   waveform = (_speech_gate(num_samples, sample_rate, silent_intervals) * loudness *
