@@ -18,6 +18,7 @@ import jax
 import ml_collections
 import numpy as np
 
+from caav_jax import benchmark_parts
 from caav_jax import input_pipeline_benchmark
 from caav_jax import log_mel
 from caav_jax import stages
@@ -103,7 +104,8 @@ def measure_step(label: str, step: Callable, args: tuple,
   """Compiles `step` for `args`, runs it warmup_steps times, then times timed_steps calls.
 
   Args:
-    label: the row's step kind: 'train', 'train_on_features' or 'inference'.
+    label: the row's step kind: 'train', 'train_on_features', 'inference', or
+      a part of the train step ('visual_tower', 'audio_tower', 'fusion_head').
     step: an `nnx.jit` function.
     args: its arguments (the model, and the optimizer when training, are updated in place).
     config: the configuration the model and batch were made from.
@@ -150,7 +152,8 @@ def measure_dtype(config: ml_collections.ConfigDict, batch_sizes: list[int]
 
   For the fusion stage, a `train_on_features` row times the same step on
   cached backbone features, against `train` on pixels through the frozen
-  backbones.
+  backbones. For the end-to-end stage, rows `visual_tower`, `audio_tower`
+  and `fusion_head` time the train step's parts alone (benchmark_parts.py).
 
   `config` is a copy for this dtype; its `data.batch_size` is set to each
   batch size in turn.
@@ -169,6 +172,8 @@ def measure_dtype(config: ml_collections.ConfigDict, batch_sizes: list[int]
     batch = train_step_lib.shard_batch(random_batch(config, seed=jax.process_index()), mesh)
     stages.set_training(model, stage, True)
     yield measure_step('train', train_step_lib.train_step, (model, optimizer, batch), config)
+    if stage == 'end_to_end' and model.audio is not None and model.visual is not None:
+      yield from benchmark_parts.measure_parts(model, batch, mesh, config, measure_step)
     if stage == 'fusion':
       features = train_step_lib.shard_batch(
           random_features(model, config, seed=jax.process_index()), mesh)

@@ -42,9 +42,12 @@ def measured(tmp_path_factory, media):
   return config, rows, root / 'work' / 'benchmark'
 
 
+PARTS = ('visual_tower', 'audio_tower', 'fusion_head')
+
+
 def rows_by_step(rows):
   steps = [row['step'] for row in rows]
-  assert sorted(steps) == ['inference', 'input_pipeline', 'train']
+  assert sorted(steps) == sorted(['inference', 'input_pipeline', 'train', *PARTS])
   return {row['step']: row for row in rows}
 
 
@@ -64,7 +67,7 @@ def independent_inference_flops(config):
 def test_step_figures_follow_from_the_timed_steps(measured):
   config, rows, _ = measured
   by_step = rows_by_step(rows)
-  for step in ('train', 'inference'):
+  for step in ('train', 'inference', *PARTS):
     row = by_step[step]
     assert row['dtype'] == 'float32' and row['batch_size'] == BATCH
     assert len(row['step_times_s']) == 2 and min(row['step_times_s']) > 0
@@ -81,6 +84,10 @@ def test_step_figures_follow_from_the_timed_steps(measured):
   # Forward + backward + update costs well over twice the forward alone.
   assert by_step['train']['flops_per_step'] > 2 * by_step['inference']['flops_per_step']
   assert by_step['inference']['flops_per_step'] == independent_inference_flops(config)
+  # The parts are the train step less the loss and the Adam update (a few FLOPs per parameter).
+  parts = sum(by_step[part]['flops_per_step'] for part in PARTS)
+  print({part: by_step[part]['flops_per_step'] for part in ('train', *PARTS)})
+  assert 0.9 * by_step['train']['flops_per_step'] < parts < by_step['train']['flops_per_step']
 
 
 def test_input_pipeline_row(measured):

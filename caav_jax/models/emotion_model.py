@@ -70,11 +70,13 @@ class EmotionModel(nnx.Module):
       spectrograms: (batch, L, mels, time) float32, or None if unused.
 
     Returns:
-      (audio (batch, L, d_a) or None, visual (batch, L, d_v) or None).
+      (audio (batch, L, d_a), visual (batch, L, d_v)); None for a modality
+      the model lacks or whose input is None.
     """
-    audio = _embed_audio(self.audio, spectrograms) if self.audio is not None else None
+    audio = (_embed_audio(self.audio, spectrograms)
+             if self.audio is not None and spectrograms is not None else None)
     visual = (_embed_visual(self.visual, frames, self.dtype)
-              if self.visual is not None else None)
+              if self.visual is not None and frames is not None else None)
     return audio, visual
 
   def predict(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
