@@ -45,7 +45,8 @@ def ensure_dataset(data: ml_collections.ConfigDict) -> None:
   try:
     recola_dataset_builder.load(data.data_dir, data.crop_size, data.face_source)
   except FileNotFoundError as missing:
-    if not pathlib.Path(data.raw_dir).is_dir() and 'built configs: none' not in str(missing):
+    if (not pathlib.Path(data.raw_dir).is_dir()
+        and recola_dataset_builder.built_configs(data.data_dir)):
       raise FileNotFoundError(
           f'{missing}; or set config.data.crop_size to a built one. config.data.raw_dir '
           f'({data.raw_dir}) is not a folder to build it from.') from None

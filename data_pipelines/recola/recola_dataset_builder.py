@@ -235,6 +235,11 @@ def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike,
   return builder
 
 
+def built_configs(data_dir: str | os.PathLike) -> list[str]:
+  """The builder configs (crop sizes) with a dataset folder under `data_dir`, e.g. ['crop112']."""
+  return sorted(p.name for p in (epath.Path(data_dir) / 'recola').glob('crop*'))
+
+
 def load(data_dir: str | os.PathLike, crop_size: int = 224,
          face_source: str = 'video') -> Recola:
   """Opens an already built dataset.
@@ -245,8 +250,7 @@ def load(data_dir: str | os.PathLike, crop_size: int = 224,
   """
   builder = _builder(data_dir, crop_size, face_source)
   if not builder.is_prepared():
-    root = epath.Path(data_dir) / 'recola'
-    built = sorted(p.name for p in root.glob('crop*'))
+    built = built_configs(data_dir)
     raise FileNotFoundError(
         f'{data_dir}: no recola dataset built with crop size {crop_size} '
         f'(config {builder.builder_config.name!r}); built configs: '
