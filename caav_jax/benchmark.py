@@ -25,6 +25,7 @@ from caav_jax import stages
 from caav_jax import train
 from caav_jax import train_step as train_step_lib
 from caav_jax.config_error import ConfigError
+from caav_jax.models.emotion_model import FusionHead
 from caav_jax.benchmark_report import GIB, cell, write_atomically
 from data_pipelines.recola.audio import SAMPLES_PER_STEP
 
@@ -177,8 +178,13 @@ def measure_dtype(config: ml_collections.ConfigDict, batch_sizes: list[int]
     if stage == 'fusion':
       features = train_step_lib.shard_batch(
           random_features(model, config, seed=jax.process_index()), mesh)
+      fusion_head = FusionHead(model)
+      fusion_optimizer = train.create_optimizer(fusion_head, config.train, steps_per_epoch=1,
+                                                wrt=stages.trainable(stage))
+      nnx.update(fusion_optimizer,
+                 train_step_lib.replicate(nnx.state(fusion_optimizer), mesh))
       yield measure_step('train_on_features', train_step_lib.train_step,
-                         (model, optimizer, features), config)
+                         (fusion_head, fusion_optimizer, features), config)
     stages.set_training(model, stage, False)
     yield measure_step('inference', train_step_lib.eval_step, (model, batch), config)
 

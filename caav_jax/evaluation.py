@@ -22,6 +22,7 @@ import numpy as np
 from caav_jax import input_pipeline
 from caav_jax import train_step as train_step_lib
 from caav_jax.metrics import concordance
+from caav_jax.models.emotion_model import FusionHead
 from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.recording import RecordingSummary
 
@@ -45,7 +46,12 @@ class SplitPredictions:
 def predict_split(model: nnx.Module, data: ml_collections.ConfigDict, split: str,
                   mesh: jax.sharding.Mesh,
                   features_dir: pathlib.Path | None = None) -> SplitPredictions:
-  """Runs the model (eval mode) over every evaluation window of `split`, in order."""
+  """Runs the model (eval mode) over every evaluation window of `split`, in order.
+
+  On cached features (`features_dir`) only the model's fusion and head run.
+  """
+  if features_dir is not None:
+    model = FusionHead(model)
   recordings = input_pipeline.split_recordings(data, split)
   windows = input_pipeline.eval_windows(data, recordings)
   rows = []

@@ -123,7 +123,9 @@ class LoadWindow(grain.transforms.Map):
     self._clip = data.clip_frames
     self._subseqs = data.clip_frames // data.subseq_frames
     self._per_frame = data.target == 'per_frame'
-    self._delays = _delays(data)
+    # Row (t, d) of a window's labels: step t + delay of dimension d, counted from its start.
+    self._label_steps = np.arange(self._clip)[:, None] + _delays(data)
+    self._label_columns = np.arange(len(data.dimensions))
     self._windows = windows
     self._offsets = np.concatenate([[0], np.cumsum([r.steps for r in recordings])])
     self._labels = [smoothed_labels(r, data.dimensions, data.label_median_kernel)
@@ -148,9 +150,11 @@ class LoadWindow(grain.transforms.Map):
       if key not in self._features:
         path = feature_cache.feature_path(self._features_dir, self._split,
                                           self._names[recording], modality)
-        self._features[key] = np.load(path, mmap_mode='r') if path.exists() else None
+        # A plain ndarray view of the memory map: indexing skips np.memmap's Python overhead.
+        self._features[key] = (np.load(path, mmap_mode='r').view(np.ndarray)
+                               if path.exists() else None)
       if self._features[key] is not None:
-        features[f'{modality}_features'] = np.array(self._features[key][rows])
+        features[f'{modality}_features'] = self._features[key][rows]
     return features
 
   def _media(self, recording: int, start: int) -> dict[str, np.ndarray]:
@@ -177,9 +181,8 @@ class LoadWindow(grain.transforms.Map):
     else:
       inputs = self._cached_features(recording, start)
     labels = self._labels[recording]
-    rows = np.minimum(start + np.arange(self._clip)[:, None] + self._delays,
-                      labels.shape[0] - 1)
-    shifted = np.take_along_axis(labels, rows, axis=0)
+    shifted = labels[np.minimum(start + self._label_steps, labels.shape[0] - 1),
+                     self._label_columns]
     return {
         **inputs,
         'targets': shifted if self._per_frame else shifted.mean(axis=0),
@@ -188,6 +191,19 @@ class LoadWindow(grain.transforms.Map):
         'start': np.int32(start),
         'valid': np.bool_(valid),
     }
+
+
+class LoadWindowBatch(LoadWindow):
+  """LoadWindow over a whole batch of (index, valid) rows: one pipeline element per batch.
+
+  For cached features, where a window costs tens of microseconds to load and
+  Grain's own cost per element would be most of the time. The batch is the
+  one Grain's `batch` would make of LoadWindow's elements, array for array.
+  """
+
+  def map(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+    elements = [LoadWindow.map(self, window) for window in windows]
+    return {key: np.stack([element[key] for element in elements]) for key in elements[0]}
 
 
 class RandomCropFlip(grain.transforms.RandomMap):
@@ -295,7 +311,8 @@ class ProcessShare(grain.MapDataset):
 
 def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
                   num_epochs: int | None = None, process_index: int = 0,
-                  process_count: int = 1, features_dir: pathlib.Path | None = None
+                  process_count: int = 1, features_dir: pathlib.Path | None = None,
+                  recordings: Sequence[RecordingSummary] | None = None
                   ) -> grain.IterDataset:
   """Shuffled, augmented, batched train windows (endless unless num_epochs).
 
@@ -314,6 +331,8 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
     process_count: number of processes.
     features_dir: read cached backbone features from here instead of pixels
       (no augmentation: the cache holds the evaluation view).
+    recordings: the split's recordings, when known without the built dataset
+      (a feature cache alone: caav_jax/feature_epoch_benchmark.py).
 
   Returns:
     A Grain IterDataset of this process's batches of
@@ -322,21 +341,26 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
   if data.batch_size % process_count:
     raise ConfigError(f'data.batch_size ({data.batch_size}) must be a multiple of the '
                       f'number of processes ({process_count})')
-  recordings = split_recordings(data, split)
+  if recordings is None:
+    recordings = split_recordings(data, split)
   windows = train_windows(data, recordings)
   if len(windows) < data.batch_size:
     raise ConfigError(f'{split}: only {len(windows)} training windows, fewer than one '
                       f'batch of {data.batch_size}')
   every = np.arange(len(windows))
   source = np.stack([every, np.ones_like(every)], axis=1)
-  dataset = (grain.MapDataset.source(source).seed(data.seed).shuffle()
-             .repeat(num_epochs)
-             .map(LoadWindow(data, split, recordings, windows, features_dir)))
-  if features_dir is None:
-    dataset = dataset.random_map(RandomCropFlip(data.image_size, data.flip))
+  dataset = grain.MapDataset.source(source).seed(data.seed).shuffle().repeat(num_epochs)
   share = data.batch_size // process_count
-  dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
-  return _iterate(dataset.batch(share, drop_remainder=True), data)
+  if features_dir is None:
+    dataset = (dataset.map(LoadWindow(data, split, recordings, windows))
+               .random_map(RandomCropFlip(data.image_size, data.flip)))
+    dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
+    dataset = dataset.batch(share, drop_remainder=True)
+  else:
+    dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
+    dataset = dataset.batch(share, drop_remainder=True).map(
+        LoadWindowBatch(data, split, recordings, windows, features_dir))
+  return _iterate(dataset, data)
 
 
 def eval_windows(data: ml_collections.ConfigDict,
@@ -363,9 +387,11 @@ def eval_dataset(data: ml_collections.ConfigDict, split: str = 'dev', *,
   padding = -len(windows) % data.batch_size
   order = np.concatenate([np.arange(len(windows)), np.zeros(padding, int)])
   valid = np.arange(order.size) < len(windows)
-  dataset = grain.MapDataset.source(np.stack([order, valid], axis=1)).map(
-      LoadWindow(data, split, recordings, windows, features_dir))
+  dataset = grain.MapDataset.source(np.stack([order, valid], axis=1))
   if features_dir is None:
-    dataset = dataset.map(CentreCrop(data.image_size))
-  dataset = dataset.batch(data.batch_size)
+    dataset = (dataset.map(LoadWindow(data, split, recordings, windows))
+               .map(CentreCrop(data.image_size)).batch(data.batch_size))
+  else:
+    dataset = dataset.batch(data.batch_size).map(
+        LoadWindowBatch(data, split, recordings, windows, features_dir))
   return _iterate(dataset, data)

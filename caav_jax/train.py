@@ -31,6 +31,7 @@ from caav_jax import stages
 from caav_jax import tensorboard_events
 from caav_jax import train_step as train_step_lib
 from caav_jax.config_error import ConfigError
+from caav_jax.models.emotion_model import FusionHead
 from data_pipelines.recola import recola_dataset_builder
 
 
@@ -168,7 +169,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
   ensure_dataset(config.data)
   model = stages.create_model(config)
   features_dir = features_for_training(config, workdir, model)
-  optimizer = create_optimizer(model, train, steps_per_epoch(config.data),
+  # On cached features, the step needs only the fusion and head (their variables are the model's).
+  trained = model if features_dir is None else FusionHead(model)
+  optimizer = create_optimizer(trained, train, steps_per_epoch(config.data),
                                wrt=stages.trainable(train.stage))
   schedule = learning_rate_schedule(train, steps_per_epoch(config.data))
   mesh = train_step_lib.data_mesh()
@@ -201,7 +204,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
 
     stages.set_training(model, train.stage, True)
     # Traverses the model and optimizer graphs once, not at every step (50 ms a step on the demo).
-    step_fn = nnx.cached_partial(train_step_lib.train_step, model, optimizer)
+    step_fn = nnx.cached_partial(train_step_lib.train_step, trained, optimizer)
     while step < train.steps and not stop.requested:
       batch = train_step_lib.shard_batch(next(iterator), mesh)
       loss = float(step_fn(batch))

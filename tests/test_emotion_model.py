@@ -5,10 +5,14 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from flax import nnx
 
-from caav_jax.models.emotion_model import EmotionModel, UnimodalModel, frames_to_unit_range
+from caav_jax import stages
+from caav_jax import train_step
+from caav_jax.models.emotion_model import (EmotionModel, FusionHead, UnimodalModel,
+                                           frames_to_unit_range)
 from tests.model_builders import build
 
 WIDTH = 1 / 16
@@ -113,3 +117,27 @@ def test_every_parameter_gets_a_finite_gradient(inputs):
   assert all(np.isfinite(g).all() for g in leaves)
   assert np.abs(gradients['visual']['Conv3d_1a_7x7']['conv3d']['kernel'][...]).max() > 0
   assert np.abs(gradients['fusion']['cross_attention']['w'][...]).max() > 0
+
+
+def test_fusion_head_trains_the_models_own_variables_as_the_whole_model_would(inputs):
+  """One Adam step on cached features through FusionHead = the same step through the whole model."""
+  audio, visual = embed(tiny('cam'), *inputs)
+  batch = {'audio_features': audio, 'visual_features': visual,
+           'targets': jnp.asarray([[0.5, -0.2], [-0.3, 0.4]])}
+  results = []
+  for use_part in (False, True):
+    model = build(lambda rngs: EmotionModel(fusion='cam', visual_width=WIDTH,
+                                            audio_width=WIDTH, rngs=rngs))
+    stages.set_training(model, 'fusion', True)
+    trained = FusionHead(model) if use_part else model
+    optimizer = nnx.Optimizer(trained, optax.adam(1e-2), wrt=stages.trainable('fusion'))
+    losses = [float(train_step.train_step(trained, optimizer, batch)) for _ in range(2)]
+    results.append((losses, nnx.state(model, nnx.Param), nnx.state(optimizer)))
+  (losses_whole, params_whole, opt_whole), (losses_part, params_part, opt_part) = results
+  assert losses_whole[1] != losses_whole[0]
+  np.testing.assert_allclose(losses_part, losses_whole, rtol=1e-6)
+  assert jax.tree.structure(opt_part) == jax.tree.structure(opt_whole)
+  for whole, part in zip(jax.tree.leaves(params_whole), jax.tree.leaves(params_part)):
+    np.testing.assert_allclose(part, whole, rtol=1e-5, atol=1e-7)
+  w_before = tiny('cam').fusion.cross_attention.w[...]
+  assert not np.allclose(params_part['fusion']['cross_attention']['w'][...], w_before)

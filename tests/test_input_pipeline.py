@@ -195,3 +195,36 @@ def test_bad_settings_are_explained(data):
   data.dimensions, data.crop_size = ('valence', 'arousal'), 56
   with pytest.raises(FileNotFoundError, match='no recola dataset built with crop size 56'):
     input_pipeline.train_dataset(data)
+
+
+def write_feature_cache(directory, data, split):
+  """Features whose row r of recording i is i·1000 + r (audio: its negative), as in a real cache."""
+  for position, recording in enumerate(input_pipeline.split_recordings(data, split)):
+    rows = recording.steps - SUBSEQ + 1
+    values = position * 1000 + np.arange(rows, dtype=np.float32)[:, None] * np.ones(3, np.float32)
+    for modality, sign in (('visual', 1), ('audio', -1)):
+      path = directory / split / f'{recording.name}.{modality}.npy'
+      path.parent.mkdir(parents=True, exist_ok=True)
+      np.save(path, sign * values)
+
+
+def test_cached_features_come_in_the_order_and_with_the_targets_of_pixels(data, tmp_path):
+  write_feature_cache(tmp_path, data, 'train')
+  write_feature_cache(tmp_path, data, 'dev')
+  for pixels, features in [
+      (input_pipeline.train_dataset(data, num_epochs=1),
+       input_pipeline.train_dataset(data, num_epochs=1, features_dir=tmp_path)),
+      (input_pipeline.eval_dataset(data, 'dev'),
+       input_pipeline.eval_dataset(data, 'dev', features_dir=tmp_path))]:
+    pixel_batches, feature_batches = list(pixels), list(features)
+    assert len(feature_batches) == len(pixel_batches) > 1
+    for a, b in zip(pixel_batches, feature_batches):
+      assert set(b) == set(a) - {'frames', 'spectrograms'} | {'visual_features', 'audio_features'}
+      for key in ('targets', 'face_mask', 'recording', 'start', 'valid'):
+        np.testing.assert_array_equal(b[key], a[key])
+        assert b[key].dtype == a[key].dtype
+      rows = a['start'][:, None] + SUBSEQ * np.arange(CLIP // SUBSEQ)
+      expected = a['recording'][:, None] * 1000 + rows
+      np.testing.assert_array_equal(b['visual_features'][..., 0], expected)
+      np.testing.assert_array_equal(b['audio_features'][..., 2], -expected)
+      assert b['visual_features'].dtype == np.float32

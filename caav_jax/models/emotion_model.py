@@ -81,13 +81,34 @@ class EmotionModel(nnx.Module):
 
   def predict(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
               ) -> jnp.ndarray:
-    """Fusion and head on backbone features (also on cached features): (batch, outputs)."""
+    """Fusion and head on backbone features: (batch, outputs)."""
     return self.head(self.fusion(audio, visual))
 
   def __call__(self, frames: jnp.ndarray | None,
                spectrograms: jnp.ndarray | None) -> jnp.ndarray:
     """(batch, outputs) predictions in (-1, 1), float32."""
     return self.predict(*self.embed(frames, spectrograms))
+
+
+class FusionHead(nnx.Module):
+  """An EmotionModel's fusion and head, sharing their variables: what runs on cached features.
+
+  A jitted step receives every variable of the modules passed to it; on
+  cached features the backbones are dead weight (a full-width fusion
+  training step on CPU: 15 ms with them, 5 ms without, for the same
+  arithmetic). The parameters keep their paths ('fusion/…', 'head/…'), so
+  an optimizer built on this part has the same state as one built on the
+  whole model for these parameters.
+  """
+
+  def __init__(self, model: EmotionModel):
+    self.fusion = model.fusion
+    self.head = model.head
+
+  def predict(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
+              ) -> jnp.ndarray:
+    """Fusion and head on cached backbone features: (batch, outputs)."""
+    return self.head(self.fusion(audio, visual))
 
 
 class UnimodalModel(nnx.Module):

@@ -1,0 +1,134 @@
+"""Times one fusion-stage epoch on cached features at RECOLA's size: input pipeline and train step.
+
+  python -m caav_jax.feature_epoch_benchmark [--fusions=cam,concat] [--recordings=18]
+
+The feature cache of a RECOLA-sized corpus (18 recordings of 7,501 steps:
+5 min at 25 fps, 7,306 training windows each with the paper's window and
+label delays) is written into a temporary folder with random features at
+the backbones' width (1024 each at full width); labels are random and every
+face is found. One epoch then runs as train.py runs it: the Grain train
+pipeline reading the cache, the jitted step on the model's fusion and head
+(`FusionHead`), the loss fetched after every step. Also timed alone: the
+pipeline (batches drawn, no step) and the step (one batch, repeated).
+"""
+
+import json
+import pathlib
+import tempfile
+import time
+
+from absl import app
+from absl import flags
+from flax import nnx
+import jax
+import ml_collections
+import numpy as np
+
+from caav_jax import feature_cache
+from caav_jax import input_pipeline
+from caav_jax import stages
+from caav_jax import train
+from caav_jax import train_step as train_step_lib
+from caav_jax.models.emotion_model import FusionHead
+from configs import default
+from data_pipelines.recola.recording import RecordingSummary
+
+_FUSIONS = flags.DEFINE_list('fusions', ['cam', 'cam_concat', 'concat', 'sum'],
+                             'Fusions to time.')
+_RECORDINGS = flags.DEFINE_integer('recordings', 18, 'Recordings in the corpus.')
+_STEPS = flags.DEFINE_integer('steps', 7501, 'Steps (40 ms) per recording.')
+_WIDTH = flags.DEFINE_float('width', 1.0, 'Backbone width multiplier (1: 1024 features).')
+_STEP_REPEATS = flags.DEFINE_integer('step_repeats', 200, 'Steps timed for the step alone.')
+_JSON = flags.DEFINE_string('json', None, 'Optional path for the figures as JSON.')
+
+
+def write_cache(directory: pathlib.Path, config: ml_collections.ConfigDict,
+                recordings: int, steps: int) -> list[RecordingSummary]:
+  """Random features of `recordings` train recordings; their summaries (random labels)."""
+  abstract = nnx.eval_shape(lambda: stages.create_model(config, initialise_backbones=False))
+  rng = np.random.default_rng(0)
+  rows = steps - config.data.subseq_frames + 1
+  summaries = []
+  for number in range(1, recordings + 1):
+    name = f'train_{number}'
+    for modality in feature_cache.MODALITIES:
+      path = feature_cache.feature_path(directory, 'train', name, modality)
+      path.parent.mkdir(parents=True, exist_ok=True)
+      width = getattr(abstract, modality).features
+      np.save(path, rng.standard_normal((rows, width), dtype=np.float32))
+    summaries.append(RecordingSummary(name, rng.uniform(-1, 1, (steps, 2)).astype(np.float32),
+                                      np.ones(steps, bool)))
+  return summaries
+
+
+def time_fusion(config: ml_collections.ConfigDict, recordings: list[RecordingSummary],
+                directory: pathlib.Path) -> dict:
+  """Seconds of one epoch (pipeline + step, as in training), of the pipeline alone and of the step alone."""
+  data = config.data
+  windows = len(input_pipeline.train_windows(data, recordings))
+  steps = windows // data.batch_size
+  model = stages.create_model(config, initialise_backbones=False)
+  trained = FusionHead(model)
+  optimizer = train.create_optimizer(trained, config.train, steps, wrt=stages.trainable('fusion'))
+  mesh = train_step_lib.data_mesh()
+  nnx.update((model, optimizer), train_step_lib.replicate(nnx.state((model, optimizer)), mesh))
+  stages.set_training(model, 'fusion', True)
+  step_fn = nnx.cached_partial(train_step_lib.train_step, trained, optimizer)
+
+  def epoch(with_step: bool) -> float:
+    batches = iter(input_pipeline.train_dataset(data, num_epochs=1, features_dir=directory,
+                                                recordings=recordings))
+    first = train_step_lib.shard_batch(next(batches), mesh)
+    float(step_fn(first))  # compiles; not timed
+    start = time.perf_counter()
+    for batch in batches:
+      batch = train_step_lib.shard_batch(batch, mesh)
+      if with_step:
+        float(step_fn(batch))
+    return (time.perf_counter() - start) * steps / (steps - 1)
+
+  together = epoch(with_step=True)
+  pipeline = epoch(with_step=False)
+  batch = train_step_lib.shard_batch(next(iter(input_pipeline.train_dataset(
+      data, features_dir=directory, recordings=recordings))), mesh)
+  times = []
+  for _ in range(_STEP_REPEATS.value):
+    start = time.perf_counter()
+    float(step_fn(batch))
+    times.append(time.perf_counter() - start)
+  step_s = float(np.median(times))
+  return {'fusion': config.model.fusion, 'windows': windows, 'steps': steps,
+          'batch_size': data.batch_size, 'epoch_s': together, 'pipeline_epoch_s': pipeline,
+          'step_ms_median': step_s * 1e3, 'step_epoch_s': step_s * steps}
+
+
+def main(argv):
+  del argv
+  config = default.get_config()
+  config.train.stage = 'fusion'
+  config.model.visual_width = config.model.audio_width = _WIDTH.value
+  results = []
+  with tempfile.TemporaryDirectory(prefix='feature_epoch_') as folder:
+    directory = pathlib.Path(folder)
+    recordings = write_cache(directory, config, _RECORDINGS.value, _STEPS.value)
+    for fusion in _FUSIONS.value:
+      config.model.fusion = fusion
+      results.append(time_fusion(config, recordings, directory))
+      row = results[-1]
+      print(f"{fusion}: epoch {row['epoch_s']:.1f} s ({row['windows']:,} windows, "
+            f"{row['steps']:,} steps); pipeline alone {row['pipeline_epoch_s']:.1f} s, "
+            f"step alone {row['step_ms_median']:.2f} ms = {row['step_epoch_s']:.1f} s",
+            flush=True)
+  print(f'\n{jax.devices()[0].device_kind}, {_RECORDINGS.value} recordings × {_STEPS.value} '
+        f'steps, width {_WIDTH.value:g}, batch {config.data.batch_size}\n')
+  print('| fusion | epoch s | pipeline alone s | step alone ms (× steps = s) |')
+  print('|---|---|---|---|')
+  for row in results:
+    print(f"| {row['fusion']} | {row['epoch_s']:.1f} | {row['pipeline_epoch_s']:.1f} | "
+          f"{row['step_ms_median']:.2f} ({row['step_epoch_s']:.1f}) |")
+  if _JSON.value:
+    pathlib.Path(_JSON.value).write_text(json.dumps(results, indent=2) + '\n')
+
+
+if __name__ == '__main__':
+  app.run(main)
