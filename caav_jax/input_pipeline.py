@@ -111,58 +111,52 @@ def smoothed_labels(summary: RecordingSummary, dimensions: Sequence[str],
 
 
 class LoadWindow(grain.transforms.Map):
-  """Reads one window's steps from the dataset (or its features from a cache) and its targets."""
+  """Reads one window's steps from the dataset, and its targets."""
 
   def __init__(self, data: ml_collections.ConfigDict, split: str,
-               recordings: Sequence[RecordingSummary], windows: Windows,
-               features_dir: pathlib.Path | None = None):
+               recordings: Sequence[RecordingSummary], windows: Windows):
     self._data_dir = data.data_dir
     self._crop_size = data.crop_size
     self._face_source = data.face_source
     self._split = split
     self._clip = data.clip_frames
+    self._subseq = data.subseq_frames
     self._subseqs = data.clip_frames // data.subseq_frames
     self._per_frame = data.target == 'per_frame'
     # Row (t, d) of a window's labels: step t + delay of dimension d, counted from its start.
     self._label_steps = np.arange(self._clip)[:, None] + _delays(data)
     self._label_columns = np.arange(len(data.dimensions))
     self._windows = windows
-    self._offsets = np.concatenate([[0], np.cumsum([r.steps for r in recordings])])
-    self._labels = [smoothed_labels(r, data.dimensions, data.label_median_kernel)
-                    for r in recordings]
-    self._face_found = [r.face_found for r in recordings]
     self._names = [r.name for r in recordings]
-    self._subseq = data.subseq_frames
-    self._features_dir = features_dir
+    self._steps = np.array([r.steps for r in recordings])
+    self._offsets = np.concatenate([[0], np.cumsum(self._steps)])
+    self._labels = np.concatenate([smoothed_labels(r, data.dimensions, data.label_median_kernel)
+                                   for r in recordings])
+    self._face_found = np.concatenate([r.face_found for r in recordings])
     self._source = None
-    self._features = {}
 
   def __getstate__(self):
     state = dict(self.__dict__)
-    state['_source'], state['_features'] = None, {}  # Each worker opens its own readers.
+    state['_source'] = None  # Each worker opens its own reader.
     return state
 
-  def _cached_features(self, recording: int, start: int) -> dict[str, np.ndarray]:
-    rows = start + self._subseq * np.arange(self._subseqs)
-    features = {}
-    for modality in feature_cache.MODALITIES:
-      key = (recording, modality)
-      if key not in self._features:
-        path = feature_cache.feature_path(self._features_dir, self._split,
-                                          self._names[recording], modality)
-        # A plain ndarray view of the memory map: indexing skips np.memmap's Python overhead.
-        self._features[key] = (np.load(path, mmap_mode='r').view(np.ndarray)
-                               if path.exists() else None)
-      if self._features[key] is not None:
-        features[f'{modality}_features'] = self._features[key][rows]
-    return features
-
-  def _media(self, recording: int, start: int) -> dict[str, np.ndarray]:
-    steps = self._read(self._offsets[recording] + start, self._clip)
-    frames = np.stack([step['face'] for step in steps])
-    audio = np.concatenate([step['audio'] for step in steps])
-    return {'frames': frames.reshape(self._subseqs, -1, *frames.shape[1:]),
-            'spectrograms': log_mel.log_mel_spectrogram(audio.reshape(self._subseqs, -1))}
+  def _annotations(self, windows: np.ndarray) -> dict[str, np.ndarray]:
+    """Targets, face mask and position of (n, 2) windows (index, valid), each with a leading n axis."""
+    index = windows[:, 0]
+    recording = self._windows.recording[index]
+    start = self._windows.start[index]
+    last = (self._steps[recording] - 1)[:, None, None]
+    label_rows = (self._offsets[recording][:, None, None]
+                  + np.minimum(start[:, None, None] + self._label_steps, last))
+    shifted = self._labels[label_rows, self._label_columns]
+    face_rows = self._offsets[recording][:, None] + start[:, None] + np.arange(self._clip)
+    return {
+        'targets': shifted if self._per_frame else shifted.mean(axis=1),
+        'face_mask': self._face_found[face_rows],
+        'recording': recording.astype(np.int32),
+        'start': start.astype(np.int32),
+        'valid': windows[:, 1].astype(bool),
+    }
 
   def _read(self, first: int, count: int) -> list[dict[str, Any]]:
     if self._source is None:
@@ -173,37 +167,59 @@ class LoadWindow(grain.transforms.Map):
 
   def map(self, window: np.ndarray) -> dict[str, Any]:
     """Loads window (index, valid): index into the window table, valid flag."""
-    window_index, valid = int(window[0]), bool(window[1])
-    recording = int(self._windows.recording[window_index])
-    start = int(self._windows.start[window_index])
-    if self._features_dir is None:
-      inputs = self._media(recording, start)
-    else:
-      inputs = self._cached_features(recording, start)
-    labels = self._labels[recording]
-    shifted = labels[np.minimum(start + self._label_steps, labels.shape[0] - 1),
-                     self._label_columns]
-    return {
-        **inputs,
-        'targets': shifted if self._per_frame else shifted.mean(axis=0),
-        'face_mask': self._face_found[recording][start:start + self._clip].copy(),
-        'recording': np.int32(recording),
-        'start': np.int32(start),
-        'valid': np.bool_(valid),
-    }
+    annotations = {key: value[0] for key, value in self._annotations(window[None]).items()}
+    steps = self._read(self._offsets[annotations['recording']] + annotations['start'],
+                       self._clip)
+    frames = np.stack([step['face'] for step in steps])
+    audio = np.concatenate([step['audio'] for step in steps])
+    return {'frames': frames.reshape(self._subseqs, -1, *frames.shape[1:]),
+            'spectrograms': log_mel.log_mel_spectrogram(audio.reshape(self._subseqs, -1)),
+            **annotations}
 
 
-class LoadWindowBatch(LoadWindow):
-  """LoadWindow over a whole batch of (index, valid) rows: one pipeline element per batch.
+class LoadFeatureBatch(LoadWindow):
+  """A whole batch of windows from a feature cache (caav_jax.feature_cache): one pipeline element per batch.
 
-  For cached features, where a window costs tens of microseconds to load and
-  Grain's own cost per element would be most of the time. The batch is the
-  one Grain's `batch` would make of LoadWindow's elements, array for array.
+  A window's features are rows start, start + subseq_frames, … of its
+  recording's cache. The split's cache is read whole into memory on first
+  use (2 × 550 MB for RECOLA's 9 training recordings at full width), and
+  each batch is one gather per array: loading a window costs microseconds,
+  so a pipeline element per window would spend most of its time in Grain.
+  The arrays are those Grain's `batch` would make of per-window elements.
   """
 
+  def __init__(self, data: ml_collections.ConfigDict, split: str,
+               recordings: Sequence[RecordingSummary], windows: Windows,
+               features_dir: pathlib.Path):
+    super().__init__(data, split, recordings, windows)
+    self._features_dir = features_dir
+    rows = np.maximum(self._steps - self._subseq + 1, 0)
+    self._feature_offsets = np.concatenate([[0], np.cumsum(rows)])
+    self._features = None
+
+  def __getstate__(self):
+    state = super().__getstate__()
+    state['_features'] = None  # Each worker reads its own copy.
+    return state
+
+  def _read_features(self) -> dict[str, np.ndarray]:
+    """{'<modality>_features': (rows of every recording, d)} for each modality cached."""
+    features = {}
+    for modality in feature_cache.MODALITIES:
+      paths = [feature_cache.feature_path(self._features_dir, self._split, name, modality)
+               for name in self._names]
+      if all(path.exists() for path in paths):
+        features[f'{modality}_features'] = np.concatenate([np.load(path) for path in paths])
+    return features
+
   def map(self, windows: np.ndarray) -> dict[str, np.ndarray]:
-    elements = [LoadWindow.map(self, window) for window in windows]
-    return {key: np.stack([element[key] for element in elements]) for key in elements[0]}
+    """Loads (n, 2) windows (index, valid)."""
+    if self._features is None:
+      self._features = self._read_features()
+    annotations = self._annotations(windows)
+    rows = (self._feature_offsets[annotations['recording']][:, None]
+            + annotations['start'][:, None] + self._subseq * np.arange(self._subseqs))
+    return {**{key: values[rows] for key, values in self._features.items()}, **annotations}
 
 
 class RandomCropFlip(grain.transforms.RandomMap):
@@ -220,7 +236,8 @@ class RandomCropFlip(grain.transforms.RandomMap):
     frames = frames[..., top:top + self._size, left:left + self._size, :]
     if self._flip and rng.random() < 0.5:
       frames = frames[..., ::-1, :]
-    return {**element, 'frames': np.ascontiguousarray(frames)}
+    # A view: batching copies it once (a copy here too cost 20 % of a 224² window).
+    return {**element, 'frames': frames}
 
 
 class CentreCrop(grain.transforms.Map):
@@ -233,8 +250,7 @@ class CentreCrop(grain.transforms.Map):
     frames = element['frames']
     top = (frames.shape[-3] - self._size) // 2
     left = (frames.shape[-2] - self._size) // 2
-    frames = frames[..., top:top + self._size, left:left + self._size, :]
-    return {**element, 'frames': np.ascontiguousarray(frames)}
+    return {**element, 'frames': frames[..., top:top + self._size, left:left + self._size, :]}
 
 
 def check_data_config(data: ml_collections.ConfigDict) -> None:
@@ -359,7 +375,7 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
   else:
     dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
     dataset = dataset.batch(share, drop_remainder=True).map(
-        LoadWindowBatch(data, split, recordings, windows, features_dir))
+        LoadFeatureBatch(data, split, recordings, windows, features_dir))
   return _iterate(dataset, data)
 
 
@@ -393,5 +409,5 @@ def eval_dataset(data: ml_collections.ConfigDict, split: str = 'dev', *,
                .map(CentreCrop(data.image_size)).batch(data.batch_size))
   else:
     dataset = dataset.batch(data.batch_size).map(
-        LoadWindowBatch(data, split, recordings, windows, features_dir))
+        LoadFeatureBatch(data, split, recordings, windows, features_dir))
   return _iterate(dataset, data)

@@ -24,7 +24,7 @@ _JSON = flags.DEFINE_string('json', None, 'Optional path for the figures as JSON
 
 
 def one_worker_rate(data, split: str, windows: int, repeats: int) -> float:
-  """Median windows/s of loading + augmenting single windows in this process."""
+  """Median windows/s of loading + augmenting single windows (and copying them out) in this process."""
   recordings = input_pipeline.split_recordings(data, split)
   table = input_pipeline.train_windows(data, recordings)
   load = input_pipeline.LoadWindow(data, split, recordings, table)
@@ -36,7 +36,8 @@ def one_worker_rate(data, split: str, windows: int, repeats: int) -> float:
     picks = rng.integers(0, len(table), windows)
     start = time.perf_counter()
     for pick in picks:
-      augment.random_map(load.map(np.array([pick, 1])), rng)
+      # The copy of the (possibly flipped) crop that batching makes.
+      np.ascontiguousarray(augment.random_map(load.map(np.array([pick, 1])), rng)['frames'])
     rates.append(windows / (time.perf_counter() - start))
   return statistics.median(rates)
 
