@@ -182,7 +182,7 @@ class LoadFeatureBatch(LoadWindow):
 
   A window's features are rows start, start + subseq_frames, … of its
   recording's cache. The split's cache is read whole into memory on first
-  use (2 × 550 MB for RECOLA's 9 training recordings at full width), and
+  use (2 × 276 MB for RECOLA's 9 training recordings at full width), and
   each batch is one gather per array: loading a window costs microseconds,
   so a pipeline element per window would spend most of its time in Grain.
   The arrays are those Grain's `batch` would make of per-window elements.
