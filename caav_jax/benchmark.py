@@ -24,9 +24,9 @@ from caav_jax import log_mel
 from caav_jax import stages
 from caav_jax import train
 from caav_jax import train_step as train_step_lib
+from caav_jax.benchmark_report import GIB, cell, write_atomically
 from caav_jax.config_error import ConfigError
 from caav_jax.models.emotion_model import FusionHead
-from caav_jax.benchmark_report import GIB, cell, write_atomically
 from data_pipelines.recola.audio import SAMPLES_PER_STEP
 
 TABLE_COLUMNS = ('step', 'dtype', 'batch', 'compile s', 'step ms median', 'step ms p90',
