@@ -299,12 +299,14 @@ def test_haar_finds_visible_faces_only(cue_recording):
   assert anything[~visible].mean() <= 0.02
 
 
-def _expressive_frames(truth) -> np.ndarray:
+def _expressive_frames(truth, talking: bool = False) -> np.ndarray:
+  """Visible frames, not in a poker face, with the participant silent (or talking)."""
   times = np.arange(len(truth.face.frames)) / 25.0
   poker = emotion_lib.in_intervals(times, truth.face.poker_face_intervals)
+  silent = emotion_lib.in_intervals(times, truth.voice.silent_intervals)
   visible = np.array([f.view == face_renderer.FaceView.VISIBLE
                       for f in truth.face.frames])
-  return np.flatnonzero(visible & ~poker)
+  return np.flatnonzero(visible & ~poker & (silent != talking))
 
 
 def test_smile_follows_valence_label_one_delay_later(cue_recording):
@@ -314,7 +316,22 @@ def test_smile_follows_valence_label_one_delay_later(cue_recording):
   gold = truth.gold_standard['valence']
   by_lag = [_lagged_correlation(smile, frames, gold, lag) for lag in range(100)]
   assert by_lag[emotion_lib.VALENCE_DELAY_FRAMES] > 0.9
-  assert abs(int(np.argmax(by_lag)) - emotion_lib.VALENCE_DELAY_FRAMES) <= 3
+  # The participant listens in a few turns only, so the peak is broad: within 0.32 s.
+  assert abs(int(np.argmax(by_lag)) - emotion_lib.VALENCE_DELAY_FRAMES) <= 8
+  assert by_lag[emotion_lib.VALENCE_DELAY_FRAMES] > by_lag[0] + 0.2
+
+
+def test_talking_mouth_hides_most_of_the_smile(cue_recording):
+  _, truth = cue_recording
+  frames = _expressive_frames(truth, talking=True)
+  smile = np.array([truth.face.frames[j].smile for j in frames])
+  expressed = truth.emotion.expressed_valence(frames / 25.0)
+  slope, intercept = np.polyfit(expressed, smile, 1)
+  assert frames.size > 100
+  assert slope == pytest.approx(0.2, abs=0.1)
+  assert np.std(smile - slope * expressed - intercept) > 0.3
+  assert abs(_lagged_correlation(smile, frames, truth.gold_standard['valence'],
+                                 emotion_lib.VALENCE_DELAY_FRAMES)) < 0.6
 
 
 def test_rendered_mouth_curvature_tracks_valence(cue_recording):

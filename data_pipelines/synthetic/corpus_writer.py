@@ -268,20 +268,20 @@ def write_recording(root: pathlib.Path, name: str,
   gold = {dimension: emotion_lib.gold_standard(values)
           for dimension, values in ratings.items()}
 
+  voice = voice_synth.synthesize_voice(emotion, options.duration_s,
+                                       options.sample_rate, voice_rng)
+  write_wav(root / AUDIO_DIR / f'{name}.wav', voice.waveform,
+            options.sample_rate)
+
   frame_times = video_frame_times(options.duration_s, options.fps)
   face = face_renderer.random_face_track(
       emotion, frame_times, options.duration_s, options.frame_width,
-      options.frame_height, face_rng)
+      options.frame_height, voice.silent_intervals, face_rng)
   renderer = face_renderer.FaceRenderer(options.frame_width,
                                         options.frame_height)
   write_video(root / VIDEO_DIR / f'{name}.mp4',
               (renderer.render(frame) for frame in face.frames),
               options.frame_width, options.frame_height, options.fps)
-
-  voice = voice_synth.synthesize_voice(emotion, options.duration_s,
-                                       options.sample_rate, voice_rng)
-  write_wav(root / AUDIO_DIR / f'{name}.wav', voice.waveform,
-            options.sample_rate)
 
   if name.rsplit('_', 1)[0] in LABELLED_SPLITS:
     write_labels(root, name, gold, ratings)

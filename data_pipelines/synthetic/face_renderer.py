@@ -20,6 +20,10 @@ _OCCLUDER_BGR = (205.0, 210.0, 205.0)
 _FACE_ASPECT = 0.75
 _HIDDEN_COVERAGE_RANGE = (0.10, 0.15)
 _POKER_FACE_COVERAGE_RANGE = (0.08, 0.12)
+# While the participant speaks, articulation moves the mouth and hides most of the smile.
+_TALKING_SMILE_GAIN = 0.2
+_ARTICULATION_RMS = 0.5
+_ARTICULATION_PERIOD_S = (0.15, 0.5)
 _MEAN_FACE_HEIGHT_RANGE = (0.40, 0.50)
 _FACE_HEIGHT_SWING = 0.04
 _BLINKS_PER_S = 0.25
@@ -228,10 +232,15 @@ def _blink_mask(rng: np.random.Generator, frame_times_s: np.ndarray,
 
 def random_face_track(emotion: emotion_lib.RecordingEmotion,
                       frame_times_s: np.ndarray, duration_s: float, width: int,
-                      height: int, rng: np.random.Generator) -> FaceTrack:
+                      height: int, silent_intervals: np.ndarray,
+                      rng: np.random.Generator) -> FaceTrack:
   """Turns a recording's emotion into per-frame face parameters.
 
-  Valence is the strong visual cue: smile = valence + N(0, 0.08²).
+  Valence is the strong visual cue while the participant listens: smile =
+  valence + N(0, 0.08²). While they speak (outside `silent_intervals`, the
+  voice's listening turns), articulation moves the mouth and hides most of the
+  smile: smile = 0.2·valence + 0.5·articulation, a unit-variance random signal
+  with periods of 0.15-0.5 s (syllables).
   Arousal is a weaker, noisier one: eye opening 0.5 + 0.3·arousal + N(0, 0.12²)
   (plus blinks), brow raise 0.5·arousal + N(0, 0.3²), and head jitter whose
   amplitude grows with arousal. Both use the expressed emotion (the label
@@ -245,6 +254,8 @@ def random_face_track(emotion: emotion_lib.RecordingEmotion,
     duration_s: Length of the recording, in seconds.
     width: Frame width in pixels.
     height: Frame height in pixels.
+    silent_intervals: (k, 2) [start, end) seconds where the participant does
+      not speak (the voice track's).
     rng: Source of randomness.
 
   Returns:
@@ -276,7 +287,13 @@ def random_face_track(emotion: emotion_lib.RecordingEmotion,
 
   valence = emotion.expressed_valence(times)
   arousal = emotion.expressed_arousal(times)
-  smile = np.clip(valence + rng.normal(0.0, 0.08, num_frames), -1.0, 1.0)
+  smile = valence + rng.normal(0.0, 0.08, num_frames)
+  talking = ~emotion_lib.in_intervals(times, silent_intervals)
+  articulation = emotion_lib.random_smooth_trajectory(
+      rng, *_ARTICULATION_PERIOD_S).unit_variance_signal(times)
+  smile[talking] = (_TALKING_SMILE_GAIN * valence[talking] +
+                    _ARTICULATION_RMS * articulation[talking])
+  smile = np.clip(smile, -1.0, 1.0)
   eye_openness = np.clip(0.5 + 0.3 * arousal +
                          rng.normal(0.0, 0.12, num_frames), 0.0, 1.0)
   eye_openness[_blink_mask(rng, times, duration_s)] = 0.0

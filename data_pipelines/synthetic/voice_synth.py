@@ -93,12 +93,12 @@ def synthesize_voice(emotion: emotion_lib.RecordingEmotion, duration_s: float,
   pitch f0 = 110 Hz · speaker factor · 2^(0.6·arousal), with per-syllable
   intonation and jitter; speaking rate (4 + 2·arousal) · speaker factor
   syllables/s, each a voiced burst; loudness -20 + 8·arousal dB. Valence (the
-  label 2.32 s later) is a weak cue, spectral brightness, set per syllable:
+  label 2.32 s later) is a medium cue, spectral brightness, set per syllable:
   formants scaled by 1 + 0.1·valence + N(0, 0.03²) and a pre-emphasised copy
-  mixed in at 0.5 · (1 + 0.6·valence) + N(0, 0.15²). The glottal source (a
+  mixed in at 0.5 · (1 + 0.9·valence) + N(0, 0.08²). The glottal source (a
   sawtooth) goes through the three formants of one of three vowels per
-  syllable. In random listening turns of 4-10 s (35-45 % of the time) nobody speaks; faint
-  background noise (-55 dB) runs throughout.
+  syllable. In random listening turns of 4-10 s (35-45 % of the time) nobody
+  speaks; faint background noise (-55 dB) runs throughout.
 
   Args:
     emotion: The recording's true emotion.
@@ -128,7 +128,7 @@ def synthesize_voice(emotion: emotion_lib.RecordingEmotion, duration_s: float,
   syllable_semitones = rng.normal(0.0, 1.0, num_syllables)
   syllable_vowel = rng.integers(0, len(_VOWEL_FORMANTS_HZ), num_syllables)
   syllable_formant_noise = rng.normal(0.0, 0.03, num_syllables)
-  syllable_brightness_noise = rng.normal(0.0, 0.15, num_syllables)
+  syllable_brightness_noise = rng.normal(0.0, 0.08, num_syllables)
 
   voiced_part = np.clip(
       (syllable_phase - syllable) / _VOICED_FRACTION_OF_SYLLABLE, 0.0, 1.0)
@@ -155,7 +155,7 @@ def synthesize_voice(emotion: emotion_lib.RecordingEmotion, duration_s: float,
     formants = np.array(_VOWEL_FORMANTS_HZ[syllable_vowel[index]]) * (
         1.0 + 0.1 * middle_valence + syllable_formant_noise[index])
     filtered = _unit_rms(_resonate(source[start:end], formants, sample_rate))
-    brightness = max(0.0, 0.5 * (1.0 + 0.6 * middle_valence) +
+    brightness = max(0.0, 0.5 * (1.0 + 0.9 * middle_valence) +
                      syllable_brightness_noise[index])
     voiced[start:end] = _unit_rms(
         filtered + brightness * _unit_rms(np.diff(filtered, prepend=0.0)))
