@@ -14,9 +14,11 @@ import jax
 import numpy as np
 import pytest
 
+from caav_jax import attention_entropy
 from caav_jax import backbone_init
 from caav_jax import checkpointing
 from caav_jax import feature_cache
+from caav_jax import input_pipeline
 from caav_jax import stages
 from caav_jax import train
 from configs import tiny
@@ -124,6 +126,29 @@ def test_training_on_cached_features_equals_training_on_pixels(runs, tmp_path):
     np.testing.assert_allclose(x, y, rtol=1e-3, atol=1e-5)
   np.testing.assert_allclose(logged(tmp_path, 'dev_ccc_mean'),
                              logged(workdirs['fusion'], 'dev_ccc_mean'), atol=1e-3)
+  # CAM's attention sharpness over the dev windows, against numpy on the cache's rows
+  config.eval.checkpoint = 'latest'
+  measured = attention_entropy.measure(config, str(tmp_path))
+  w = np.asarray(b.fusion.cross_attention.w[...], np.float64)
+  recordings = input_pipeline.split_recordings(config.data, 'dev')
+  windows = input_pipeline.eval_windows(config.data, recordings)
+  length = config.data.clip_frames // config.data.subseq_frames
+  expected = {'audio': [], 'visual': []}
+  for recording, start in zip(windows.recording, windows.start):
+    rows = start + config.data.subseq_frames * np.arange(length)
+    a, v = (np.load(feature_cache.feature_path(tmp_path / 'features', 'dev',
+                                               recordings[recording].name, m))[rows]
+            for m in ('audio', 'visual'))
+    a, v = (x / np.linalg.norm(x, axis=1, keepdims=True) for x in (a, v))
+    z = a @ w @ v.T
+    for modality, logits in (('audio', z), ('visual', z.T)):
+      attention = np.exp(logits) / np.exp(logits).sum(axis=0)
+      expected[modality].append((-(attention * np.log(attention)).sum(axis=0) / np.log(length),
+                                 attention.max(axis=0)))
+  for modality, values in expected.items():
+    np.testing.assert_allclose(measured[modality],
+                               [np.mean([e for e, _ in values]), np.mean([m for _, m in values])],
+                               rtol=1e-5)
 
 
 def test_eval_in_a_fresh_process_reproduces_the_training_time_predictions(runs):
@@ -173,3 +198,4 @@ def test_training_writes_tensorboard_events_and_a_best_checkpoint(runs):
   checkpoints, which = backbone_init.run_checkpoints(workdir)
   assert which == 'best' and checkpoints.metrics()['step'] == 2
   checkpoints.close()
+
