@@ -30,12 +30,6 @@ from caav_jax import stages
 from caav_jax.config_error import ConfigError
 from caav_jax.models.cross_attention import l2_normalise
 
-_CONFIG = config_flags.DEFINE_config_file('config', None, 'Configuration file.',
-                                          lock_config=True)
-_WORKDIR = flags.DEFINE_string('workdir', None, 'The cam or cam_concat fusion run.')
-flags.mark_flags_as_required(['config', 'workdir'])
-
-
 def sharpness(attention: np.ndarray) -> tuple[float, float]:
   """(mean H / log L, mean largest weight) of (batch, L, L) attention whose columns sum to 1."""
   attention = np.asarray(attention, np.float64)
@@ -75,9 +69,9 @@ def measure(config, workdir: str) -> dict[str, tuple[float, float]]:
 def main(argv):
   del argv
   logging.set_verbosity(logging.WARNING)
-  config = _CONFIG.value
+  config = flags.FLAGS.config
   try:
-    results = measure(config, _WORKDIR.value)
+    results = measure(config, flags.FLAGS.workdir)
   except (ConfigError, FileNotFoundError) as error:
     sys.exit(f'caav_jax.attention_entropy: {error}')
   for modality, (entropy, largest) in results.items():
@@ -87,4 +81,8 @@ def main(argv):
 
 
 if __name__ == '__main__':
+  # Defined here, not on import: caav_jax.main defines flags of the same names.
+  config_flags.DEFINE_config_file('config', None, 'Configuration file.', lock_config=True)
+  flags.DEFINE_string('workdir', None, 'The cam or cam_concat fusion run.')
+  flags.mark_flags_as_required(['config', 'workdir'])
   app.run(main)
