@@ -36,12 +36,11 @@ def choose_checkpoint(workdir: pathlib.Path, which: str
     FileNotFoundError: naming the workdir and what it has, when there is no such checkpoint.
     ConfigError: for a setting that is none of the three.
   """
-  if which == 'best' and not (workdir / backbone_init.BEST_DIRECTORY).is_dir():
-    which = 'latest'  # A run without dev evaluation has no best checkpoint.
   if which == 'best':
-    checkpoints = checkpointing.Checkpoints(workdir / backbone_init.BEST_DIRECTORY)
-    step = checkpoints.latest_step()
-  elif which == 'latest' or which.isdigit():
+    # A run without dev evaluation (the recipe's) has no best checkpoint: its latest, then.
+    checkpoints, found = backbone_init.run_checkpoints(workdir)
+    return checkpoints, checkpoints.latest_step(), 'best' if found == 'best' else 'step'
+  if which == 'latest' or which.isdigit():
     checkpoints = checkpointing.Checkpoints(workdir / backbone_init.CHECKPOINT_DIRECTORY)
     step = checkpoints.latest_step() if which == 'latest' else int(which)
   else:
@@ -50,7 +49,7 @@ def choose_checkpoint(workdir: pathlib.Path, which: str
   if step is None:
     raise FileNotFoundError(f'{workdir}: no checkpoint to evaluate; train first with '
                             f'--mode=train and the same --workdir')
-  return checkpoints, step, 'best' if which == 'best' else 'step'
+  return checkpoints, step, 'step'
 
 
 def _write_recordings(output: pathlib.Path, predictions: evaluation.SplitPredictions,

@@ -17,6 +17,7 @@ import pytest
 from caav_jax import attention_entropy
 from caav_jax import backbone_init
 from caav_jax import checkpointing
+from caav_jax import evaluate_checkpoint
 from caav_jax import feature_cache
 from caav_jax import input_pipeline
 from caav_jax import stages
@@ -199,3 +200,17 @@ def test_training_writes_tensorboard_events_and_a_best_checkpoint(runs):
   assert which == 'best' and checkpoints.metrics()['step'] == 2
   checkpoints.close()
 
+
+
+def test_eval_of_a_run_without_dev_evaluation_takes_its_latest_checkpoint(runs, tmp_path):
+  _, workdirs = runs
+  workdir = workdirs['unimodal_audio']  # trained with eval_every=0: an empty best/
+  assert (workdir / backbone_init.BEST_DIRECTORY).is_dir()
+  checkpoints, step, label = evaluate_checkpoint.choose_checkpoint(workdir, 'best')
+  checkpoints.close()
+  assert (step, label) == (2, 'step')
+  checkpoints, step, label = evaluate_checkpoint.choose_checkpoint(workdirs['fusion'], 'best')
+  checkpoints.close()
+  assert (step, label) == (2, 'best')
+  with pytest.raises(FileNotFoundError, match=f'{tmp_path}: no checkpoint of a training run'):
+    evaluate_checkpoint.choose_checkpoint(tmp_path, 'best')
