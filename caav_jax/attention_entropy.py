@@ -1,7 +1,7 @@
 """How sharp a trained CAM's attention is on dev: does it pick sub-sequences, or average them?
 
   python -m caav_jax.attention_entropy --config=CONFIG --workdir=RUN --config.model.fusion=cam
-      --config.train.feature_dir=FEATURES --config.eval.checkpoint=latest
+      --config.train.feature_dir=FEATURES
 
 RUN is a cam or cam_concat fusion run trained on cached features (the recipe's
 runs/recipe/seed_<k>/fusion_cam with FEATURES runs/recipe/seed_<k>/features).
