@@ -26,9 +26,10 @@ import numpy as np
 from caav_jax import evaluate_checkpoint
 from caav_jax import feature_cache
 from caav_jax import input_pipeline
-from caav_jax import stages
+from caav_jax import train_step as train_step_lib
 from caav_jax.config_error import ConfigError
 from caav_jax.models.cross_attention import l2_normalise
+
 
 def sharpness(attention: np.ndarray) -> tuple[float, float]:
   """(mean H / log L, mean largest weight) of (batch, L, L) attention whose columns sum to 1."""
@@ -47,13 +48,8 @@ def measure(config, workdir: str) -> dict[str, tuple[float, float]]:
   if not features_dir.is_dir():
     raise FileNotFoundError(f'{features_dir}: no feature cache; set --config.train.feature_dir '
                             'to the features the run was trained on')
-  checkpoints, step, _ = evaluate_checkpoint.choose_checkpoint(
-      pathlib.Path(workdir), config.eval.checkpoint)
-  model = stages.abstract_model(config)
-  try:
-    checkpoints.restore_model(model, step)
-  finally:
-    checkpoints.close()
+  model, _, _ = evaluate_checkpoint.restore_for_evaluation(
+      config, pathlib.Path(workdir), train_step_lib.data_mesh())
   attention = jax.jit(lambda a, v: model.fusion.cross_attention.attention(
       l2_normalise(a), l2_normalise(v)))
   audio, visual = [], []
@@ -74,8 +70,8 @@ def main(argv):
     results = measure(config, flags.FLAGS.workdir)
   except (ConfigError, FileNotFoundError) as error:
     sys.exit(f'caav_jax.attention_entropy: {error}')
+  length = config.data.clip_frames // config.data.subseq_frames
   for modality, (entropy, largest) in results.items():
-    length = config.data.clip_frames // config.data.subseq_frames
     print(f'A over the {modality} index: normalised entropy {entropy:.3f}, '
           f'mean largest weight {largest:.3f} (uniform over {length}: 1.000, {1 / length:.3f})')
 

@@ -11,6 +11,8 @@ Writes into <workdir>/evaluation/step_<N>/ (best_step_<N>/ for the best checkpoi
 
 import pathlib
 
+from flax import nnx
+import jax
 import ml_collections
 import numpy as np
 
@@ -52,6 +54,23 @@ def choose_checkpoint(workdir: pathlib.Path, which: str
   return checkpoints, step, 'step'
 
 
+def restore_for_evaluation(config: ml_collections.ConfigDict, workdir: pathlib.Path,
+                           mesh: jax.sharding.Mesh) -> tuple[nnx.Module, int, str]:
+  """The model with `config.eval.checkpoint` of `workdir` loaded, replicated, in eval mode.
+
+  Returns:
+    (model, step, label), the step and label as `choose_checkpoint` gives them.
+  """
+  checkpoints, step, label = choose_checkpoint(workdir, config.eval.checkpoint)
+  model = stages.abstract_model(config)
+  try:
+    checkpoints.restore_model(model, step, sharding=train_step_lib.replicated(mesh))
+  finally:
+    checkpoints.close()
+  stages.set_training(model, config.train.stage, False)
+  return model, step, label
+
+
 def _write_recordings(output: pathlib.Path, predictions: evaluation.SplitPredictions,
                       frames: list[np.ndarray], golds: list[np.ndarray],
                       dimensions, plots: bool) -> None:
@@ -86,14 +105,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   workdir = pathlib.Path(workdir)
   data, settings = config.data, config.eval
   train_lib.ensure_dataset(data)
-  checkpoints, step, label = choose_checkpoint(workdir, settings.checkpoint)
   mesh = train_step_lib.data_mesh()
-  model = stages.abstract_model(config)
-  try:
-    checkpoints.restore_model(model, step, sharding=train_step_lib.replicated(mesh))
-  finally:
-    checkpoints.close()
-  stages.set_training(model, config.train.stage, False)
+  model, step, label = restore_for_evaluation(config, workdir, mesh)
   features_dir = feature_cache.cache_directory(config, workdir)
   if not (config.train.feature_cache and features_dir.is_dir()):
     features_dir = None
