@@ -1,6 +1,6 @@
 """Times one fusion-stage epoch on cached features at RECOLA's size: input pipeline and train step.
 
-  python -m caav_jax.feature_epoch_benchmark [--fusions=cam,concat] [--recordings=18]
+  python -m caav_jax.feature_epoch_benchmark [--fusions=cam,concat] [--recordings=18] [--batch_size=16]
 
 The feature cache of a RECOLA-sized corpus (18 recordings of 7,501 steps:
 5 min at 25 fps, 7,306 training windows each with the paper's window and
@@ -38,6 +38,7 @@ _FUSIONS = flags.DEFINE_list('fusions', ['cam', 'cam_concat', 'concat', 'sum'],
 _RECORDINGS = flags.DEFINE_integer('recordings', 18, 'Recordings in the corpus.')
 _STEPS = flags.DEFINE_integer('steps', 7501, 'Steps (40 ms) per recording.')
 _WIDTH = flags.DEFINE_float('width', 1.0, 'Backbone width multiplier (1: 1024 features).')
+_BATCH_SIZE = flags.DEFINE_integer('batch_size', 16, 'Windows per step (the paper: 16).')
 _STEP_REPEATS = flags.DEFINE_integer('step_repeats', 200, 'Steps timed for the step alone.')
 _JSON = flags.DEFINE_string('json', None, 'Optional path for the figures as JSON.')
 
@@ -107,6 +108,7 @@ def main(argv):
   config = default.get_config()
   config.train.stage = 'fusion'
   config.model.visual_width = config.model.audio_width = _WIDTH.value
+  config.data.batch_size = _BATCH_SIZE.value
   results = []
   with tempfile.TemporaryDirectory(prefix='feature_epoch_') as folder:
     directory = pathlib.Path(folder)
