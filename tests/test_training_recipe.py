@@ -201,7 +201,6 @@ def test_training_writes_tensorboard_events_and_a_best_checkpoint(runs):
   checkpoints.close()
 
 
-
 def test_eval_of_a_run_without_dev_evaluation_takes_its_latest_checkpoint(runs, tmp_path):
   _, workdirs = runs
   workdir = workdirs['unimodal_audio']  # trained with eval_every=0: an empty best/
