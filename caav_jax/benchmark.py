@@ -71,16 +71,23 @@ def random_features(model: nnx.Module, config: ml_collections.ConfigDict,
   return batch
 
 
-def compiled_flops(compiled) -> float | None:
-  """FLOPs of one call of a compiled step, summed over devices; None if the backend reports none.
+def program_flops(lowered) -> float | None:
+  """FLOPs of one call of a step, all devices together, as traced (before XLA's optimisations).
 
-  Under a mesh, XLA analyses the partitioned program that each device runs.
+  The traced program is the same on every backend, apart from the
+  convolution lowerings of models/conv3d_as_2d.py: the CPU's per-tap 2D
+  convolutions do the same multiplications, and the GPU's space-to-depth
+  stem adds multiplications by zero (its 7 taps padded to 8: +8.3 % on the
+  paper's train step). The compiled program's analysis is no substitute: on
+  a GPU it leaves out the convolutions XLA hands to cuDNN (503 of the train
+  step's 20,023 GFLOP at the paper's shapes on an H200). Returns None where
+  the backend reports no FLOPs.
   """
-  analysis = compiled.cost_analysis()
+  analysis = lowered.cost_analysis()
   if isinstance(analysis, (list, tuple)):  # older JAX: one dict per program
     analysis = analysis[0] if analysis else None
   flops = (analysis or {}).get('flops')
-  return None if flops is None or flops <= 0 else float(flops) * jax.device_count()
+  return None if flops is None or flops <= 0 else float(flops)
 
 
 def compiled_memory_bytes(compiled) -> int | None:
@@ -117,7 +124,8 @@ def measure_step(label: str, step: Callable, args: tuple,
   batch_size = config.data.batch_size
   print(f'{label} {config.model.dtype} batch {batch_size}: ', end='', flush=True)
   start = time.perf_counter()
-  compiled = step.lower(*args).compile()
+  lowered = step.lower(*args)
+  compiled = lowered.compile()
   compile_s = time.perf_counter() - start
   for _ in range(config.benchmark.warmup_steps):
     jax.block_until_ready(compiled(*args))
@@ -128,7 +136,7 @@ def measure_step(label: str, step: Callable, args: tuple,
     step_times_s.append(time.perf_counter() - start)
   median_s = statistics.median(step_times_s)
   clips_per_s = batch_size / median_s
-  flops = compiled_flops(compiled)
+  flops = program_flops(lowered)
   row = {
       'step': label, 'dtype': config.model.dtype, 'batch_size': batch_size,
       'compile_s': compile_s, 'step_times_s': step_times_s,

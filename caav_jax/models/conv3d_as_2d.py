@@ -5,7 +5,14 @@ machine a 7×7×7 stride-2 convolution of 64 clips of 18×30×30 RGB frames take
 1.3 s forward and backward, against 0.14 s as seven 2D convolutions, one per
 temporal tap, whose outputs are summed (`frame_taps`). The two are the same
 sum of products, in another order. GPUs and TPUs keep XLA's 3D convolution
-(cuDNN and the TPU compiler are fast at it).
+(cuDNN and the TPU compiler are fast at it), except that on a GPU a strided
+convolution of a few input channels (I3D's RGB stem) first becomes a
+stride-1 one over 2×2×2 blocks (models/space_to_depth.py): on an H200, in
+bfloat16 at the paper's shapes, the stem alone took 81 of the visual
+tower's 207 ms a step as XLA's 3D convolution (cuDNN ran it channels
+first, with transposes), and the tower took 157 ms with the rewrite. On the
+CPU the rewrite is slower (7.6 against 4.9 s for the stem at batch 2, 112²),
+so the CPU keeps `frame_taps` of the strided kernel.
 
 `conv_general_dilated` has `lax.conv_general_dilated`'s signature, so
 `nnx.Conv(..., conv_general_dilated=conv_general_dilated)` keeps its
@@ -14,6 +21,11 @@ parameters, initialisation and checkpoints unchanged.
 
 import jax
 from jax import lax
+
+from caav_jax.models.space_to_depth import space_to_depth
+
+# A strided convolution of at most this many input channels runs as space_to_depth on a GPU.
+FEW_INPUT_CHANNELS = 4
 
 
 def frame_taps(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, int]) -> jax.Array:
@@ -48,11 +60,19 @@ def frame_taps(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, in
 def conv_general_dilated(inputs, kernel, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
                          precision=None, **kwargs):
-  """`lax.conv_general_dilated` for nnx.Conv's channels-last 3D case; `frame_taps` on the CPU."""
+  """`lax.conv_general_dilated` for nnx.Conv's channels-last 3D case, lowered per backend.
+
+  The CPU gets `frame_taps`; a GPU gets `space_to_depth` first for a strided
+  convolution of at most FEW_INPUT_CHANNELS input channels.
+  """
   plain = (padding == 'VALID' and feature_group_count == 1 and inputs.ndim == 5
            and all(d in (None, (1, 1, 1)) for d in (lhs_dilation, rhs_dilation)))
   if plain and jax.default_backend() == 'cpu':
     return frame_taps(inputs, kernel, tuple(window_strides))
+  if (plain and jax.default_backend() == 'gpu' and inputs.shape[-1] <= FEW_INPUT_CHANNELS
+      and any(stride > 1 for stride in window_strides)):
+    inputs, kernel = space_to_depth(inputs, kernel, window_strides)
+    window_strides = (1, 1, 1)
   return lax.conv_general_dilated(inputs, kernel, window_strides, padding, lhs_dilation,
                                   rhs_dilation, dimension_numbers, feature_group_count,
                                   precision=precision, **kwargs)

@@ -4,7 +4,8 @@ from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
-from flax import nnx
+
+from caav_jax.models.window_max import window_max
 
 
 def same_output_size(size: int, stride: int) -> int:
@@ -82,6 +83,4 @@ def max_pool_same(x: jax.Array, window_shape: Sequence[int],
   Returns:
     (batch, *[ceil(n / s) per spatial axis], channels).
   """
-  padded = pad_same(x, window_shape, strides, value=-jnp.inf)
-  return nnx.max_pool(padded, tuple(window_shape), strides=tuple(strides),
-                      padding='VALID')
+  return window_max(pad_same(x, window_shape, strides, value=-jnp.inf), window_shape, strides)
