@@ -101,6 +101,13 @@ def test_crop_outside_the_frame_repeats_the_border():
   assert (crop[:, :20] == 200).all()
 
 
+def test_opencv_without_haar_cascades_is_a_clear_error(monkeypatch):
+  """An OpenCV without cv2.CascadeClassifier (OpenCV 5; also a GPU machine's image here)."""
+  monkeypatch.delattr(faces.cv2, 'CascadeClassifier')
+  with pytest.raises(ImportError, match='has no Haar cascade.*opencv-python-headless<5'):
+    faces.FaceDetector()
+
+
 def test_unknown_cascade_is_an_error():
   with pytest.raises(ValueError, match='not found'):
     faces.FaceDetector(faces.FaceTrackingOptions(cascade='nope.xml'))

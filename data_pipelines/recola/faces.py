@@ -44,6 +44,10 @@ class FaceDetector:
 
   def __init__(self, options: FaceTrackingOptions = FaceTrackingOptions()):
     self.options = options
+    if not hasattr(cv2, 'CascadeClassifier'):  # OpenCV 5 dropped the Haar cascades
+      raise ImportError(f'OpenCV {cv2.__version__} has no Haar cascade face detector '
+                        '(cv2.CascadeClassifier); install opencv-python-headless<5, as '
+                        'requirements.lock pins')
     self._cascade = cv2.CascadeClassifier(cv2.data.haarcascades + options.cascade)
     if self._cascade.empty():
       raise ValueError(f'Haar cascade {options.cascade!r} not found in '
