@@ -1,4 +1,4 @@
-"""FLOPs per clip of the model's forward pass and train step, from XLA's cost analysis (compile only).
+"""FLOPs per clip of the model's forward pass and train step: XLA's count of the traced program.
 
   python -m caav_jax.model_flops --fusion=cam --frames=16 --image_size=224 --width=1.0
 """
@@ -21,7 +21,8 @@ _BATCH = flags.DEFINE_integer('batch', 1, 'Clips per step (FLOPs are reported pe
 
 
 def flops(fn, *args) -> float:
-  return jax.jit(fn).lower(*args).compile().cost_analysis()['flops']
+  """As caav_jax.benchmark counts: the traced program's FLOPs, the same on every backend."""
+  return jax.jit(fn).lower(*args).cost_analysis()['flops']
 
 
 def main(argv):
