@@ -1,4 +1,4 @@
-"""Max pooling as shifted slices: nnx.max_pool's values, and its gradient wherever maxima are unique."""
+"""Max pooling as shifted slices: nnx.max_pool's values and gradients, ties included."""
 
 from flax import nnx
 import jax
@@ -16,9 +16,11 @@ from caav_jax.models.window_max import window_max
     ((2, 7, 9, 8, 3), (3, 3, 3), (2, 2, 2)),
     ((3, 124, 31, 2), (4, 2), (4, 2)),        # the audio CNN's first pool
 ])
-def test_equals_nnx_max_pool_values_and_gradients(shape, window, strides):
+@pytest.mark.parametrize('values', ['continuous', 'tied'])
+def test_equals_nnx_max_pool_values_and_gradients(shape, window, strides, values):
   rng = np.random.default_rng(0)
-  x = jnp.asarray(rng.standard_normal(shape), jnp.float32)  # continuous: no ties
+  x = rng.standard_normal(shape) if values == 'continuous' else rng.integers(0, 3, shape)
+  x = jnp.asarray(x, jnp.float32)  # 'tied': most windows hold several maxima
   want = nnx.max_pool(x, window, strides=strides, padding='VALID')
   got = window_max(x, window, strides)
   np.testing.assert_array_equal(got, want)
@@ -31,10 +33,16 @@ def test_equals_nnx_max_pool_values_and_gradients(shape, window, strides):
   assert (np.asarray(got_grad) != 0).sum() == (np.asarray(want_grad) != 0).sum()  # same winners
 
 
-def test_a_tie_splits_the_gradient_and_keeps_its_sum():
+def test_a_tie_goes_to_the_first_maximum_in_row_major_order():
   x = jnp.asarray([[[1.0], [5.0], [5.0], [2.0]]])  # (batch, length, channels)
   grad = jax.grad(lambda v: jnp.sum(window_max(v, (4,), (1,))))(x)
-  np.testing.assert_array_equal(grad[0, :, 0], [0.0, 0.5, 0.5, 0.0])
+  np.testing.assert_array_equal(grad[0, :, 0], [0.0, 1.0, 0.0, 0.0])
+  # Row-major, the maximum at (0, 1) comes before the one at (1, 0).
+  x = jnp.asarray([[0.0, 5.0], [5.0, 0.0]])[None, :, :, None]
+  grad = jax.grad(lambda v: jnp.sum(window_max(v, (2, 2), (1, 1))))(x)
+  np.testing.assert_array_equal(grad[0, :, :, 0], [[0.0, 1.0], [0.0, 0.0]])
+  np.testing.assert_array_equal(
+      grad, jax.grad(lambda v: jnp.sum(nnx.max_pool(v, (2, 2), padding='VALID')))(x))
 
 
 def test_a_window_longer_than_the_axis_is_a_clear_error():
