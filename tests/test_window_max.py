@@ -14,7 +14,7 @@ from caav_jax.models.window_max import window_max
     ((2, 5, 9, 8, 3), (1, 3, 3), (1, 2, 2)),
     ((2, 6, 9, 8, 3), (2, 2, 2), (2, 2, 2)),
     ((2, 7, 9, 8, 3), (3, 3, 3), (2, 2, 2)),
-    ((3, 124, 31, 2), (4, 2), (4, 2)),        # the audio CNN's first pool
+    ((3, 124, 31, 2), (4, 2), (4, 2)),        # 2D, not overlapping, a partial window dropped
 ])
 @pytest.mark.parametrize('values', ['continuous', 'tied'])
 def test_equals_nnx_max_pool_values_and_gradients(shape, window, strides, values):

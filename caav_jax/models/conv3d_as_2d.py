@@ -67,9 +67,10 @@ def conv_general_dilated(inputs, kernel, window_strides, padding, lhs_dilation=N
   """
   plain = (padding == 'VALID' and feature_group_count == 1 and inputs.ndim == 5
            and all(d in (None, (1, 1, 1)) for d in (lhs_dilation, rhs_dilation)))
-  if plain and jax.default_backend() == 'cpu':
+  backend = jax.default_backend()
+  if plain and backend == 'cpu':
     return frame_taps(inputs, kernel, tuple(window_strides))
-  if (plain and jax.default_backend() == 'gpu' and inputs.shape[-1] <= FEW_INPUT_CHANNELS
+  if (plain and backend == 'gpu' and inputs.shape[-1] <= FEW_INPUT_CHANNELS
       and any(stride > 1 for stride in window_strides)):
     inputs, kernel = space_to_depth(inputs, kernel, window_strides)
     window_strides = (1, 1, 1)
