@@ -75,8 +75,8 @@ def program_flops(lowered) -> float | None:
   """FLOPs of one call of a step, all devices together, as traced (before XLA's optimisations).
 
   The traced program is the same on every backend, apart from the
-  convolution lowerings of models/conv3d_as_2d.py: the CPU's per-tap 2D
-  convolutions do the same multiplications, and the GPU's space-to-depth
+  convolution lowerings of models/conv3d_lowering.py: the CPU's per-tap
+  matrix products do the same multiplications, and the GPU's space-to-depth
   stem adds multiplications by zero (its 7 taps padded to 8: +8.3 % on the
   paper's train step). The compiled program's analysis is no substitute: on
   a GPU it leaves out the convolutions XLA hands to cuDNN (503 of the train

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from caav_jax.models import conv3d_as_2d
+from caav_jax.models import conv3d_lowering
 from caav_jax.models.space_to_depth import space_to_depth
 
 NUMBERS = ('NDHWC', 'DHWIO', 'NDHWC')
@@ -33,7 +33,7 @@ def test_equals_the_strided_convolution(sizes, kernel_shape, strides):
 
 
 def test_gpu_lowering_keeps_values_and_kernel_gradient(monkeypatch):
-  """The GPU branch of conv3d_as_2d (forced here on the CPU) against XLA's strided convolution."""
+  """The GPU branch of conv3d_lowering (forced here on the CPU) against XLA's strided convolution."""
   rng = np.random.default_rng(1)
   with jax.enable_x64(True):
     inputs = jnp.asarray(rng.standard_normal((1, 21, 21, 21, 3)))
@@ -44,13 +44,13 @@ def test_gpu_lowering_keeps_values_and_kernel_gradient(monkeypatch):
 
     want, want_grad = loss(lax.conv_general_dilated, kernel), jax.grad(
         lambda k: loss(lax.conv_general_dilated, k))(kernel)
-    monkeypatch.setattr(conv3d_as_2d.jax, 'default_backend', lambda: 'gpu')
-    lowered = jax.jit(lambda k: loss(conv3d_as_2d.conv_general_dilated, k)).lower(kernel)
+    monkeypatch.setattr(conv3d_lowering.jax, 'default_backend', lambda: 'gpu')
+    lowered = jax.jit(lambda k: loss(conv3d_lowering.conv_general_dilated, k)).lower(kernel)
     # The convolution that ran: stride 1 over 2×2×2 blocks, 4×4×4 taps of 8 × 3 channels.
     assert 'tensor<4x4x4x24x5xf64>' in lowered.as_text()
     assert 'stride = [1, 1, 1]' in lowered.as_text()
-    got, got_grad = loss(conv3d_as_2d.conv_general_dilated, kernel), jax.grad(
-        lambda k: loss(conv3d_as_2d.conv_general_dilated, k))(kernel)
+    got, got_grad = loss(conv3d_lowering.conv_general_dilated, kernel), jax.grad(
+        lambda k: loss(conv3d_lowering.conv_general_dilated, k))(kernel)
   np.testing.assert_allclose(got, want, rtol=1e-10)
   np.testing.assert_allclose(got_grad, want_grad, rtol=1e-9, atol=1e-9)
 

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from caav_jax.models import conv3d_as_2d
+from caav_jax.models import conv3d_lowering
 from caav_jax.models import same_padding
 
 # Batch norm as in pytorch-i3d: eps 1e-3; PyTorch momentum 0.01, which is
@@ -53,7 +53,7 @@ class Unit3D(nnx.Module):
 
   Attributes:
     conv3d: the convolution; kernel (k_t, k_h, k_w, in_channels, out_channels).
-      On the CPU it runs as 2D convolutions (models/conv3d_as_2d.py).
+      On the CPU it runs as matrix products (models/conv3d_lowering.py).
     bn: the batch norm; Params scale and bias, BatchStats mean and var.
   """
 
@@ -79,7 +79,7 @@ class Unit3D(nnx.Module):
     self.conv3d = nnx.Conv(
         in_channels, out_channels, self.kernel_shape, self.strides,
         padding='VALID', use_bias=False, dtype=dtype, param_dtype=param_dtype,
-        conv_general_dilated=conv3d_as_2d.conv_general_dilated, rngs=rngs)
+        conv_general_dilated=conv3d_lowering.conv_general_dilated, rngs=rngs)
     self.bn = nnx.BatchNorm(
         out_channels, epsilon=BATCH_NORM_EPSILON, momentum=batch_norm_momentum,
         dtype=dtype, param_dtype=param_dtype, rngs=rngs)

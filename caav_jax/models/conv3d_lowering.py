@@ -1,0 +1,104 @@
+"""The 3D convolution of the I3D units, computed as matrix products on the CPU.
+
+XLA's CPU backend has no fast 3D convolution: on this project's 2-core
+machine a 7×7×7 stride-2 convolution of 64 clips of 18×30×30 RGB frames takes
+1.3 s forward and backward, against 0.14 s as seven 2D convolutions, one per
+temporal tap, whose outputs are summed. Its 2D convolutions are slow too,
+above all their backward pass: on that machine (2026-11-27), forward and
+backward of a 1×1×1 unit (16 clips of 8 × 28² × 192 → 64) took 596 ms as a
+2D convolution and 161 ms as one matrix product, and a 3×3×3 unit (16 clips
+of 10 × 30² × 64 → 192) 4.3 s as per-tap 2D convolutions against 2.4 s as
+per-tap matrix products. So on the CPU each temporal tap is one matrix
+product of the spatial neighbourhoods its frames hold (`tap_matmuls`): the
+same sum of products, in another order. It costs memory: a tap's
+neighbourhoods hold k_h·k_w / (s_h·s_w) copies of its frames (XLA's
+estimate for the train step at batch 2, 112²: 4.95 GiB, against 2.20 GiB as
+2D convolutions).
+
+GPUs and TPUs keep XLA's 3D convolution (cuDNN and the TPU compiler are fast
+at it), except that on a GPU a strided convolution of a few input channels
+(I3D's RGB stem) first becomes a stride-1 one over 2×2×2 blocks
+(models/space_to_depth.py): on an H200, in bfloat16 at the paper's shapes,
+the stem alone took 81 of the visual tower's 207 ms a step as XLA's 3D
+convolution (cuDNN ran it channels first, with transposes), and the tower
+took 157 ms with the rewrite. On the CPU that rewrite is slower (7.6 against
+4.9 s for the stem at batch 2, 112², against per-tap 2D convolutions).
+
+`conv_general_dilated` has `lax.conv_general_dilated`'s signature, so
+`nnx.Conv(..., conv_general_dilated=conv_general_dilated)` keeps its
+parameters, initialisation and checkpoints unchanged.
+"""
+
+import jax
+from jax import lax
+import jax.numpy as jnp
+
+from caav_jax.models.space_to_depth import space_to_depth
+
+# A strided convolution of at most this many input channels runs as space_to_depth on a GPU.
+FEW_INPUT_CHANNELS = 4
+
+
+def tap_matmuls(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, int]) -> jax.Array:
+  """A 'VALID' 3D convolution as one matrix product per temporal tap, summed.
+
+  For each temporal tap, the k_h × k_w spatial neighbourhoods of the frames
+  it meets are laid side by side along the channel axis (k_h·k_w·C values
+  per output position), and one matrix product with that tap's kernel,
+  reshaped to (k_h·k_w·C, out), gives its share of every output. A 1×1×1
+  kernel is a single matrix product over channels.
+
+  Args:
+    inputs: (batch, frames, height, width, in_channels).
+    kernel: (k_t, k_h, k_w, in_channels, out_channels).
+    strides: (s_t, s_h, s_w).
+
+  Returns:
+    (batch, (frames − k_t) // s_t + 1, height', width', out_channels), as
+    `lax.conv_general_dilated` gives.
+  """
+  batch, frames, height, width, channels = inputs.shape
+  taps, rows, columns, _, out_channels = kernel.shape
+  stride_t, stride_h, stride_w = strides
+  out_frames = (frames - taps) // stride_t + 1
+  if out_frames < 1:
+    raise ValueError(f'{frames} frames are fewer than the kernel\'s {taps} taps')
+  out_height = (height - rows) // stride_h + 1
+  out_width = (width - columns) // stride_w + 1
+  total = None
+  for tap in range(taps):
+    # The frames this tap meets: tap, tap + s_t, ..., one per output frame.
+    frames_at_tap = lax.slice_in_dim(inputs, tap, tap + (out_frames - 1) * stride_t + 1,
+                                     stride_t, axis=1)
+    neighbourhoods = jnp.concatenate([
+        lax.slice(frames_at_tap, (0, 0, row, column, 0),
+                  (batch, out_frames, row + (out_height - 1) * stride_h + 1,
+                   column + (out_width - 1) * stride_w + 1, channels),
+                  (1, 1, stride_h, stride_w, 1))
+        for row in range(rows) for column in range(columns)], axis=-1)
+    out = jnp.matmul(neighbourhoods,
+                     kernel[tap].reshape(rows * columns * channels, out_channels))
+    total = out if total is None else total + out
+  return total
+
+
+def conv_general_dilated(inputs, kernel, window_strides, padding, lhs_dilation=None,
+                         rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
+                         precision=None, **kwargs):
+  """`lax.conv_general_dilated` for nnx.Conv's channels-last 3D case, lowered per backend.
+
+  The CPU gets `tap_matmuls`; a GPU gets `space_to_depth` first for a strided
+  convolution of at most FEW_INPUT_CHANNELS input channels.
+  """
+  plain = (padding == 'VALID' and feature_group_count == 1 and inputs.ndim == 5
+           and all(d in (None, (1, 1, 1)) for d in (lhs_dilation, rhs_dilation)))
+  backend = jax.default_backend()
+  if plain and backend == 'cpu':
+    return tap_matmuls(inputs, kernel, tuple(window_strides))
+  if (plain and backend == 'gpu' and inputs.shape[-1] <= FEW_INPUT_CHANNELS
+      and any(stride > 1 for stride in window_strides)):
+    inputs, kernel = space_to_depth(inputs, kernel, window_strides)
+    window_strides = (1, 1, 1)
+  return lax.conv_general_dilated(inputs, kernel, window_strides, padding, lhs_dilation,
+                                  rhs_dilation, dimension_numbers, feature_group_count,
+                                  precision=precision, **kwargs)
