@@ -15,11 +15,13 @@ a second call only prints the table. With several seeds the table gives mean ±
 std.
 """
 
+import gc
 import json
 import pathlib
 import statistics
 import time
 
+import jax
 import ml_collections
 import numpy as np
 
@@ -62,10 +64,26 @@ def train_and_score(config: ml_collections.ConfigDict, workdir: pathlib.Path) ->
     train.train_and_evaluate(config, str(workdir))
   done = workdir / 'evaluation' / f'step_{config.train.steps}' / 'metrics.json'
   if done.is_file():
-    return json.loads(done.read_text())
-  metrics = evaluate_checkpoint.evaluate(config, str(workdir))
-  print(f'{workdir.name}: {(time.perf_counter() - start) / 60:.1f} min', flush=True)
+    metrics = json.loads(done.read_text())
+  else:
+    metrics = evaluate_checkpoint.evaluate(config, str(workdir))
+    print(f'{workdir.name}: {(time.perf_counter() - start) / 60:.1f} min', flush=True)
+  release_executables()
   return metrics
+
+
+def release_executables() -> None:
+  """Drops every compiled program: the next run compiles its own.
+
+  XLA's CPU runtime maps each kernel of a program into pages of its own
+  (three maps a kernel; the I3D's forward and backward pass alone has
+  about 1,300 kernels), and Linux allows a process vm.max_map_count maps
+  (65,530 by default); past it the process dies of a segmentation fault.
+  A recipe compiles several I3D programs, so each run's are released once
+  it is scored.
+  """
+  jax.clear_caches()
+  gc.collect()
 
 
 def run_seed(base: ml_collections.ConfigDict, root: pathlib.Path, seed: int) -> dict[str, dict]:

@@ -23,6 +23,14 @@ def pytest_configure(config):
     atexit.register(shutil.rmtree, os.environ['JAX_COMPILATION_CACHE_DIR'], True)
 
 
+@pytest.fixture(scope='module', autouse=True)
+def release_executables_after_each_module():
+  """One pytest process compiles dozens of I3D programs; their kernels' maps must not pile up."""
+  yield
+  from caav_jax import recipe  # pylint: disable=g-import-not-at-top
+  recipe.release_executables()
+
+
 @pytest.fixture(scope='session')
 def media() -> pathlib.Path:
   if not MEDIA.is_dir():
