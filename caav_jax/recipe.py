@@ -77,7 +77,7 @@ def release_executables() -> None:
 
   XLA's CPU runtime maps each kernel of a program into pages of its own
   (three maps a kernel; the I3D's forward and backward pass alone has
-  about 1,300 kernels), and Linux allows a process vm.max_map_count maps
+  about 1,000 kernels), and Linux allows a process vm.max_map_count maps
   (65,530 by default); past it the process dies of a segmentation fault.
   A recipe compiles several I3D programs, so each run's are released once
   it is scored.

@@ -42,11 +42,16 @@ FEW_INPUT_CHANNELS = 4
 def tap_matmuls(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, int]) -> jax.Array:
   """A 'VALID' 3D convolution as one matrix product per temporal tap, summed.
 
-  For each temporal tap, the k_h × k_w spatial neighbourhoods of the frames
-  it meets are laid side by side along the channel axis (k_h·k_w·C values
-  per output position), and one matrix product with that tap's kernel,
-  reshaped to (k_h·k_w·C, out), gives its share of every output. A 1×1×1
-  kernel is a single matrix product over channels.
+  The k_h × k_w spatial neighbourhoods of every frame are laid side by side
+  along the channel axis once (k_h·k_w·C values per output position, row
+  by row). Each
+  temporal tap then takes the frames it meets from them, and one matrix
+  product with that tap's kernel, reshaped to (k_h·k_w·C, out), gives its
+  share of every output. A 1×1×1 kernel is a single matrix product over
+  channels. Building the neighbourhoods once, not once per tap, matters to
+  XLA's CPU compiler, which makes each slice a kernel of its own: with a
+  slice per tap, row and column the tiny test I3D's forward pass had 888
+  kernels and took 11.7 s to compile (2.1 s as per-tap 2D convolutions).
 
   Args:
     inputs: (batch, frames, height, width, in_channels).
@@ -65,19 +70,20 @@ def tap_matmuls(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, i
     raise ValueError(f'{frames} frames are fewer than the kernel\'s {taps} taps')
   out_height = (height - rows) // stride_h + 1
   out_width = (width - columns) // stride_w + 1
+  # Column shifts first, then row shifts of those: k_h + k_w slices, not k_h·k_w.
+  columns_side_by_side = jnp.concatenate([
+      lax.slice_in_dim(inputs, column, column + (out_width - 1) * stride_w + 1, stride_w, axis=3)
+      for column in range(columns)], axis=-1)
+  neighbourhoods = jnp.concatenate([
+      lax.slice_in_dim(columns_side_by_side, row, row + (out_height - 1) * stride_h + 1,
+                       stride_h, axis=2)
+      for row in range(rows)], axis=-1)
   total = None
   for tap in range(taps):
     # The frames this tap meets: tap, tap + s_t, ..., one per output frame.
-    frames_at_tap = lax.slice_in_dim(inputs, tap, tap + (out_frames - 1) * stride_t + 1,
-                                     stride_t, axis=1)
-    neighbourhoods = jnp.concatenate([
-        lax.slice(frames_at_tap, (0, 0, row, column, 0),
-                  (batch, out_frames, row + (out_height - 1) * stride_h + 1,
-                   column + (out_width - 1) * stride_w + 1, channels),
-                  (1, 1, stride_h, stride_w, 1))
-        for row in range(rows) for column in range(columns)], axis=-1)
-    out = jnp.matmul(neighbourhoods,
-                     kernel[tap].reshape(rows * columns * channels, out_channels))
+    frames_at_tap = lax.slice_in_dim(neighbourhoods, tap,
+                                     tap + (out_frames - 1) * stride_t + 1, stride_t, axis=1)
+    out = jnp.matmul(frames_at_tap, kernel[tap].reshape(rows * columns * channels, out_channels))
     total = out if total is None else total + out
   return total
 
