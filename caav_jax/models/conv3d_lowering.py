@@ -10,8 +10,8 @@ backward of a 1×1×1 unit (16 clips of 8 × 28² × 192 → 64) took 596 ms as 
 of 10 × 30² × 64 → 192) 4.3 s as per-tap 2D convolutions against 2.4 s as
 per-tap matrix products. So on the CPU each temporal tap is one matrix
 product of the spatial neighbourhoods its frames hold (`tap_matmuls`): the
-same sum of products, in another order. It costs memory: a tap's
-neighbourhoods hold k_h·k_w / (s_h·s_w) copies of its frames (XLA's
+same sum of products, in another order. It costs memory: the
+neighbourhoods hold k_h·k_w / (s_h·s_w) copies of the input (XLA's
 estimate for the train step at batch 2, 112²: 4.95 GiB, against 2.20 GiB as
 2D convolutions).
 
@@ -44,10 +44,9 @@ def tap_matmuls(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, i
 
   The k_h × k_w spatial neighbourhoods of every frame are laid side by side
   along the channel axis once (k_h·k_w·C values per output position, row
-  by row). Each
-  temporal tap then takes the frames it meets from them, and one matrix
-  product with that tap's kernel, reshaped to (k_h·k_w·C, out), gives its
-  share of every output. A 1×1×1 kernel is a single matrix product over
+  by row). Each temporal tap then takes the frames it meets from them, and
+  one matrix product with that tap's kernel, reshaped to (k_h·k_w·C, out),
+  gives its share of every output. A 1×1×1 kernel is a single matrix product over
   channels. Building the neighbourhoods once, not once per tap, matters to
   XLA's CPU compiler, which makes each slice a kernel of its own: with a
   slice per tap, row and column the tiny test I3D's forward pass had 888
@@ -62,7 +61,7 @@ def tap_matmuls(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, i
     (batch, (frames − k_t) // s_t + 1, height', width', out_channels), as
     `lax.conv_general_dilated` gives.
   """
-  batch, frames, height, width, channels = inputs.shape
+  _, frames, height, width, channels = inputs.shape
   taps, rows, columns, _, out_channels = kernel.shape
   stride_t, stride_h, stride_w = strides
   out_frames = (frames - taps) // stride_t + 1
