@@ -178,20 +178,22 @@ def measure_dtype(config: ml_collections.ConfigDict, batch_sizes: list[int]
   nnx.update((model, optimizer), train_step_lib.replicate(nnx.state((model, optimizer)), mesh))
   for batch_size in batch_sizes:
     config.data.batch_size = batch_size
-    batch = train_step_lib.shard_batch(random_batch(config, seed=jax.process_index()), mesh)
+    host_batch = random_batch(config, seed=jax.process_index())
+    batch = train_step_lib.shard_batch(host_batch, mesh)
     stages.set_training(model, stage, True)
-    yield measure_step('train', train_step_lib.train_step, (model, optimizer, batch), config)
+    yield measure_step('train', train_step_lib.train_steps,
+                       (model, optimizer, train_step_lib.stack_batches([host_batch], mesh)), config)
     if stage == 'end_to_end' and model.audio is not None and model.visual is not None:
       yield from benchmark_parts.measure_parts(model, batch, mesh, config, measure_step)
     if stage == 'fusion':
-      features = train_step_lib.shard_batch(
-          random_features(model, config, seed=jax.process_index()), mesh)
+      features = train_step_lib.stack_batches(
+          [random_features(model, config, seed=jax.process_index())], mesh)
       fusion_head = FusionHead(model)
       fusion_optimizer = train.create_optimizer(fusion_head, config.train, steps_per_epoch=1,
                                                 wrt=stages.trainable(stage))
       nnx.update(fusion_optimizer,
                  train_step_lib.replicate(nnx.state(fusion_optimizer), mesh))
-      yield measure_step('train_on_features', train_step_lib.train_step,
+      yield measure_step('train_on_features', train_step_lib.train_steps,
                          (fusion_head, fusion_optimizer, features), config)
     stages.set_training(model, stage, False)
     yield measure_step('inference', train_step_lib.eval_step, (model, batch), config)

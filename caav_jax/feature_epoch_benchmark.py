@@ -1,17 +1,21 @@
 """Times one fusion-stage epoch on cached features at RECOLA's size: input pipeline and train step.
 
   python -m caav_jax.feature_epoch_benchmark [--fusions=cam,concat] [--recordings=18] [--batch_size=16]
+      [--steps_per_call=25]
 
 The feature cache of a RECOLA-sized corpus (18 recordings of 7,501 steps:
 5 min at 25 fps, 7,306 training windows each with the paper's window and
 label delays) is written into a temporary folder with random features at
 the backbones' width (1024 each at full width); labels are random and every
 face is found. One epoch then runs as train.py runs it: the Grain train
-pipeline reading the cache, the jitted step on the model's fusion and head
-(`FusionHead`), the loss fetched after every step. Also timed alone: the
-pipeline (batches drawn, no step) and the step (one batch, repeated).
+pipeline reading the cache, `train_steps` on the model's fusion and head
+(`FusionHead`) for `steps_per_call` batches at a time, the losses fetched
+after every call. Also timed alone: the pipeline (batches drawn, no step)
+and the steps (one call's batches, repeated).
 """
 
+from collections.abc import Iterator
+import itertools
 import json
 import pathlib
 import tempfile
@@ -39,7 +43,9 @@ _RECORDINGS = flags.DEFINE_integer('recordings', 18, 'Recordings in the corpus.'
 _STEPS = flags.DEFINE_integer('steps', 7501, 'Steps (40 ms) per recording.')
 _WIDTH = flags.DEFINE_float('width', 1.0, 'Backbone width multiplier (1: 1024 features).')
 _BATCH_SIZE = flags.DEFINE_integer('batch_size', 16, 'Windows per step (the paper: 16).')
-_STEP_REPEATS = flags.DEFINE_integer('step_repeats', 200, 'Steps timed for the step alone.')
+_STEPS_PER_CALL = flags.DEFINE_integer('steps_per_call', 25,
+                                       'Steps per compiled call (config.train.steps_per_call).')
+_CALL_REPEATS = flags.DEFINE_integer('call_repeats', 20, 'Calls timed for the steps alone.')
 _JSON = flags.DEFINE_string('json', None, 'Optional path for the figures as JSON.')
 
 
@@ -64,8 +70,8 @@ def write_cache(directory: pathlib.Path, config: ml_collections.ConfigDict,
 
 def time_fusion(config: ml_collections.ConfigDict, recordings: list[RecordingSummary],
                 directory: pathlib.Path) -> dict:
-  """Seconds of one epoch (pipeline + step, as in training), of the pipeline alone and of the step alone."""
-  data = config.data
+  """Seconds of one epoch (pipeline + steps, as in training), of the pipeline alone, of the steps alone."""
+  data, per_call = config.data, config.train.steps_per_call
   windows = len(input_pipeline.train_windows(data, recordings))
   steps = windows // data.batch_size
   model = stages.create_model(config, initialise_backbones=False)
@@ -74,33 +80,39 @@ def time_fusion(config: ml_collections.ConfigDict, recordings: list[RecordingSum
   mesh = train_step_lib.data_mesh()
   nnx.update((model, optimizer), train_step_lib.replicate(nnx.state((model, optimizer)), mesh))
   stages.set_training(model, 'fusion', True)
-  step_fn = nnx.cached_partial(train_step_lib.train_step, trained, optimizer)
+  steps_fn = nnx.cached_partial(train_step_lib.train_steps, trained, optimizer)
 
-  def epoch(with_step: bool) -> float:
+  def calls(with_steps: bool) -> Iterator[dict]:
     batches = iter(input_pipeline.train_dataset(data, num_epochs=1, features_dir=directory,
-                                                recordings=recordings))
-    first = train_step_lib.shard_batch(next(batches), mesh)
-    float(step_fn(first))  # compiles; not timed
-    start = time.perf_counter()
-    for batch in batches:
-      batch = train_step_lib.shard_batch(batch, mesh)
-      if with_step:
-        float(step_fn(batch))
-    return (time.perf_counter() - start) * steps / (steps - 1)
+                                                recordings=recordings,
+                                                prefetch_batches=max(2, per_call)))
+    while chunk := list(itertools.islice(batches, per_call)):
+      if len(chunk) == per_call:  # a shorter last call would compile another program
+        stacked = train_step_lib.stack_batches(chunk, mesh)
+        if with_steps:
+          np.asarray(steps_fn(stacked))
+        yield stacked
 
-  together = epoch(with_step=True)
-  pipeline = epoch(with_step=False)
-  batch = train_step_lib.shard_batch(next(iter(input_pipeline.train_dataset(
-      data, features_dir=directory, recordings=recordings))), mesh)
-  times = []
-  for _ in range(_STEP_REPEATS.value):
+  def epoch(with_steps: bool) -> float:
+    chunks = calls(with_steps)
+    next(chunks)  # compiles; not timed
     start = time.perf_counter()
-    float(step_fn(batch))
-    times.append(time.perf_counter() - start)
+    timed = sum(1 for _ in chunks) * per_call
+    return (time.perf_counter() - start) * steps / timed
+
+  together = epoch(with_steps=True)
+  pipeline = epoch(with_steps=False)
+  stacked = next(calls(with_steps=False))
+  times = []
+  for _ in range(_CALL_REPEATS.value):
+    start = time.perf_counter()
+    np.asarray(steps_fn(stacked))
+    times.append((time.perf_counter() - start) / per_call)
   step_s = float(np.median(times))
   return {'fusion': config.model.fusion, 'windows': windows, 'steps': steps,
-          'batch_size': data.batch_size, 'epoch_s': together, 'pipeline_epoch_s': pipeline,
-          'step_ms_median': step_s * 1e3, 'step_epoch_s': step_s * steps}
+          'batch_size': data.batch_size, 'steps_per_call': per_call, 'epoch_s': together,
+          'pipeline_epoch_s': pipeline, 'step_ms_median': step_s * 1e3,
+          'step_epoch_s': step_s * steps}
 
 
 def main(argv):
@@ -109,6 +121,7 @@ def main(argv):
   config.train.stage = 'fusion'
   config.model.visual_width = config.model.audio_width = _WIDTH.value
   config.data.batch_size = _BATCH_SIZE.value
+  config.train.steps_per_call = _STEPS_PER_CALL.value
   results = []
   with tempfile.TemporaryDirectory(prefix='feature_epoch_') as folder:
     directory = pathlib.Path(folder)
@@ -122,7 +135,8 @@ def main(argv):
             f"step alone {row['step_ms_median']:.2f} ms = {row['step_epoch_s']:.1f} s",
             flush=True)
   print(f'\n{jax.devices()[0].device_kind}, {_RECORDINGS.value} recordings × {_STEPS.value} '
-        f'steps, width {_WIDTH.value:g}, batch {config.data.batch_size}\n')
+        f'steps, width {_WIDTH.value:g}, batch {config.data.batch_size}, '
+        f'{config.train.steps_per_call} steps per call\n')
   print('| fusion | epoch s | pipeline alone s | step alone ms (× steps = s) |')
   print('|---|---|---|---|')
   for row in results:

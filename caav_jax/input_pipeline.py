@@ -281,10 +281,10 @@ def split_recordings(data: ml_collections.ConfigDict, split: str
   return recordings
 
 
-def _iterate(dataset: grain.MapDataset, data: ml_collections.ConfigDict
-             ) -> grain.IterDataset:
+def _iterate(dataset: grain.MapDataset, data: ml_collections.ConfigDict,
+             prefetch_batches: int = 2) -> grain.IterDataset:
   iterable = dataset.to_iter_dataset(grain.ReadOptions(num_threads=2,
-                                                       prefetch_buffer_size=2))
+                                                       prefetch_buffer_size=prefetch_batches))
   if data.num_workers > 0:
     iterable = iterable.mp_prefetch(
         grain.MultiprocessingOptions(num_workers=data.num_workers))
@@ -328,8 +328,8 @@ class ProcessShare(grain.MapDataset):
 def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
                   num_epochs: int | None = None, process_index: int = 0,
                   process_count: int = 1, features_dir: pathlib.Path | None = None,
-                  recordings: Sequence[RecordingSummary] | None = None
-                  ) -> grain.IterDataset:
+                  recordings: Sequence[RecordingSummary] | None = None,
+                  prefetch_batches: int = 2) -> grain.IterDataset:
   """Shuffled, augmented, batched train windows (endless unless num_epochs).
 
   `data.batch_size` is the global batch: every process draws the same
@@ -349,6 +349,8 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
       (no augmentation: the cache holds the evaluation view).
     recordings: the split's recordings, when known without the built dataset
       (a feature cache alone: caav_jax/feature_epoch_benchmark.py).
+    prefetch_batches: batches loaded ahead by background threads (at least
+      the steps of one call, so the next call's batches load while one runs).
 
   Returns:
     A Grain IterDataset of this process's batches of
@@ -376,7 +378,7 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
     dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
     dataset = dataset.batch(share, drop_remainder=True).map(
         LoadFeatureBatch(data, split, recordings, windows, features_dir))
-  return _iterate(dataset, data)
+  return _iterate(dataset, data, prefetch_batches)
 
 
 def eval_windows(data: ml_collections.ConfigDict,

@@ -108,7 +108,8 @@ def run_seed(base: ml_collections.ConfigDict, root: pathlib.Path, seed: int) -> 
         'train.init_audio': '' if fusion == 'visual_only' else str(audio_dir),
         'train.init_visual': '' if fusion == 'audio_only' else str(visual_dir),
         'train.feature_cache': True, 'train.feature_dir': str(root / 'features'),
-        'train.learning_rate': recipe.fusion_learning_rate})
+        'train.learning_rate': recipe.fusion_learning_rate,
+        'train.steps_per_call': recipe.fusion_steps_per_call})
     fused[fusion] = train_and_score(config, root / f'fusion_{fusion}')
   results.update({f'{fusion} (frozen backbones)': fused[fusion] for fusion in recipe.fusions})
   if recipe.end_to_end_steps:

@@ -26,6 +26,9 @@ def check_stage(config: ml_collections.ConfigDict, *, training: bool = True) -> 
   train = config.train
   if train.stage not in STAGES:
     raise ConfigError(f'config.train.stage must be one of {STAGES}, not {train.stage!r}')
+  if training and train.steps_per_call < 1:
+    raise ConfigError(f'config.train.steps_per_call must be at least 1, not '
+                      f'{train.steps_per_call}')
   if train.stage == 'fusion' and training:
     uses = {'visual': config.model.fusion != 'audio_only',
             'audio': config.model.fusion != 'visual_only'}

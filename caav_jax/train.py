@@ -149,10 +149,22 @@ def _forget_logged_steps_after(log_path: pathlib.Path, step: int) -> None:
     partial.replace(log_path)
 
 
+def steps_in_next_call(step: int, train: ml_collections.ConfigDict) -> int:
+  """Steps the next call of `train_steps` runs after `step`.
+
+  `train.steps_per_call`, cut short at the next step that logs, evaluates,
+  checkpoints or ends the run, so these happen at the same steps whatever
+  the setting.
+  """
+  periods = [p for p in (train.log_every, train.eval_every, train.checkpoint_every) if p > 0]
+  next_event = min([train.steps] + [(step // p + 1) * p for p in periods])
+  return min(train.steps_per_call, next_event - step)
+
+
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float:
   """Trains `config.train.steps` steps, resuming from the latest checkpoint in `workdir`.
 
-  SIGTERM makes the loop save a checkpoint after the current step and return.
+  SIGTERM makes the loop save a checkpoint after the current call and return.
 
   Returns:
     The last step's loss.
@@ -178,7 +190,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
   nnx.update((model, optimizer), train_step_lib.replicate(nnx.state((model, optimizer)), mesh))
   iterator = iter(input_pipeline.train_dataset(
       config.data, process_index=jax.process_index(), process_count=jax.process_count(),
-      features_dir=features_dir))
+      features_dir=features_dir, prefetch_batches=max(2, train.steps_per_call)))
   checkpoints = checkpointing.Checkpoints(workdir / backbone_init.CHECKPOINT_DIRECTORY,
                                           train.checkpoints_to_keep)
   best = checkpointing.Checkpoints(workdir / backbone_init.BEST_DIRECTORY, 1)
@@ -203,15 +215,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> float
         events.scalars({k: v for k, v in values.items() if np.isscalar(v)}, step)
 
     stages.set_training(model, train.stage, True)
-    # Traverses the model and optimizer graphs once, not at every step (50 ms a step on the demo).
-    step_fn = nnx.cached_partial(train_step_lib.train_step, trained, optimizer)
+    # Traverses the model and optimizer graphs once, not at every call (50 ms a step on the demo).
+    steps_fn = nnx.cached_partial(train_step_lib.train_steps, trained, optimizer)
     while step < train.steps and not stop.requested:
-      batch = train_step_lib.shard_batch(next(iterator), mesh)
-      loss = float(step_fn(batch))
-      step += 1
-      if not np.isfinite(loss):
-        raise FloatingPointError(f'loss is {loss} at step {step}; stopping. '
+      count = steps_in_next_call(step, train)
+      batches = [next(iterator) for _ in range(count)]
+      losses = np.asarray(steps_fn(train_step_lib.stack_batches(batches, mesh)))
+      first_step, step = step + 1, step + count
+      if not np.isfinite(losses).all():
+        bad = int(np.argmin(np.isfinite(losses)))
+        raise FloatingPointError(f'loss is {losses[bad]} at step {first_step + bad}; stopping. '
                                  f'{_last_good(checkpoints)}')
+      loss = float(losses[-1])
       finished = step == train.steps
       if step % train.log_every == 0 or finished or stop.requested:
         seconds = time.perf_counter() - start

@@ -66,6 +66,25 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
           for key in keys if key in batch}
 
 
+def stack_batches(batches: list[dict[str, np.ndarray]], mesh: jax.sharding.Mesh,
+                  keys: tuple[str, ...] = STEP_INPUTS) -> dict[str, jax.Array]:
+  """`train_steps`' input: this process's parts of consecutive global batches, stacked.
+
+  The batches are stacked on a new axis 0, and each is split along the
+  data axis as by `shard_batch` (axis 1 of the stack). A single batch is
+  not copied.
+  """
+  sharding = NamedSharding(mesh, PartitionSpec(None, DATA_AXIS))
+
+  def stack(key):
+    if len(batches) == 1:
+      return np.asarray(batches[0][key])[None]
+    return np.stack([batch[key] for batch in batches])
+
+  return {key: jax.make_array_from_process_local_data(sharding, stack(key))
+          for key in keys if key in batches[0]}
+
+
 def shard_global_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
                        keys: tuple[str, ...] = STEP_INPUTS) -> dict[str, jax.Array]:
   """Splits a batch that every process holds whole (evaluation) along the data axis."""
@@ -92,23 +111,46 @@ def predict(model: nnx.Module, batch: dict[str, jax.Array]) -> jax.Array:
   return model(batch.get('frames'), batch.get('spectrograms'))
 
 
-@nnx.jit
-def train_step(model: nnx.Module, optimizer: nnx.Optimizer,
-               batch: dict[str, jax.Array]) -> jax.Array:
-  """One optimiser step on 1 − CCC (mean over dimensions); returns the loss.
-
-  Only the parameters the optimizer was built for (`optimizer.wrt`) get
-  gradients, so frozen backbones cost no backward pass. Under a mesh, the
-  batch arrives sharded and the model replicated; XLA partitions the
-  computation, so batch statistics and the CCC are computed over the whole
-  global batch, exactly as on one device.
-  """
+def _step(model: nnx.Module, optimizer: nnx.Optimizer, batch: dict[str, jax.Array]
+          ) -> jax.Array:
+  """One optimiser step on 1 − CCC (mean over dimensions); returns the loss."""
   def loss_fn(model):
     return concordance_loss(predict(model, batch), batch['targets'].astype(jnp.float32))
 
   loss, grads = nnx.value_and_grad(loss_fn, argnums=nnx.DiffState(0, optimizer.wrt))(model)
   optimizer.update(model, grads)
   return loss
+
+
+@nnx.jit(donate_argnames=('model', 'optimizer'))
+def train_steps(model: nnx.Module, optimizer: nnx.Optimizer,
+                batches: dict[str, jax.Array]) -> jax.Array:
+  """One optimiser step per batch, in order; returns the (steps,) losses.
+
+  `batches` stacks the steps' batches on a leading axis (`stack_batches`).
+  The steps run in one compiled loop (`lax.scan`) and make the same updates
+  as that many calls of one step (dropout keys included; equal within float
+  rounding, tested), without a dispatch and a wait per step: on cached
+  features a CAM step takes milliseconds, and a call per step cost about a
+  sixth of it (7.6 against 6.4 ms on this 2-core CPU). The model's and
+  optimizer's buffers are donated, so the update is written in place.
+
+  Only the parameters the optimizer was built for (`optimizer.wrt`) get
+  gradients, so frozen backbones cost no backward pass. Under a mesh, each
+  batch arrives sharded and the model replicated; XLA partitions the
+  computation, so batch statistics and the CCC are computed over the whole
+  global batch, exactly as on one device.
+  """
+  graphdef, state = nnx.split((model, optimizer))
+
+  def step(state, batch):
+    model, optimizer = nnx.merge(graphdef, state)
+    loss = _step(model, optimizer, batch)
+    return nnx.state((model, optimizer)), loss
+
+  state, losses = jax.lax.scan(step, state, batches)
+  nnx.update((model, optimizer), state)
+  return losses
 
 
 @nnx.jit

@@ -75,8 +75,9 @@ def test_divergence_stops_naming_the_step_and_keeps_the_last_good_checkpoint(tmp
   config = audio_config(*mini_dataset, steps=2, checkpoint_every=2)
   train.train_and_evaluate(config, str(workdir))
   _, good = saved_model(config, workdir, 2)
-  # From step 2 on, a NaN learning rate poisons every parameter at step 3's update.
-  config = audio_config(*mini_dataset, steps=6, checkpoint_every=2,
+  # From step 2 on, a NaN learning rate poisons every parameter at step 3's update. Steps
+  # 3 and 4 run in one call (cut at the checkpoint): the error names the step within it.
+  config = audio_config(*mini_dataset, steps=6, checkpoint_every=2, steps_per_call=3,
                         learning_rate=float('nan'))
   with pytest.raises(FloatingPointError,
                      match=r'loss is nan at step 4; stopping. The last good checkpoint, '

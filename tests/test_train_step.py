@@ -1,10 +1,25 @@
-"""The data-parallel train step: 4 forced host devices give the same losses and update as 1."""
+"""The train step: several steps per call equal one per call; 4 forced host devices equal 1."""
 
 import json
 import os
 import pathlib
 import subprocess
 import sys
+
+from flax import nnx
+import jax
+import ml_collections
+import numpy as np
+import optax
+import pytest
+
+from caav_jax import stages
+from caav_jax import train
+from caav_jax import train_step as train_step_lib
+from caav_jax.config_error import ConfigError
+from caav_jax.models.emotion_model import EmotionModel, FusionHead
+from configs import default
+from tests.model_builders import build
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 
@@ -24,3 +39,56 @@ def test_four_devices_match_one_device():
   assert abs(report['losses_1'][1] - report['losses_4'][1]) < 1e-3, report
   assert report['losses_1'][1] != report['losses_1'][0]  # the update changed the model
   assert report['max_w_difference'] < 1e-3, report
+
+
+def tiny_fusion_head():
+  model = build(lambda rngs: EmotionModel(fusion='cam', visual_width=1 / 16, audio_width=1 / 16,
+                                          rngs=rngs))
+  stages.set_training(model, 'fusion', True)  # dropout on: its keys must follow the steps
+  trained = FusionHead(model)
+  return trained, nnx.Optimizer(trained, optax.adam(1e-2), wrt=stages.trainable('fusion'))
+
+
+def test_steps_in_one_call_equal_one_call_per_step():
+  """train_steps over 3 stacked batches = 3 calls of one batch: losses, parameters, Adam state."""
+  features = tiny_fusion_head()[0].fusion.cross_attention.w.shape[0]
+  rng = np.random.default_rng(0)
+  batches = [{'audio_features': rng.normal(size=(4, 3, features)).astype(np.float32),
+              'visual_features': rng.normal(size=(4, 3, features)).astype(np.float32),
+              'targets': rng.uniform(-1, 1, (4, 2)).astype(np.float32)} for _ in range(3)]
+  mesh = train_step_lib.data_mesh()
+  together, together_optimizer = tiny_fusion_head()
+  losses_together = np.asarray(train_step_lib.train_steps(
+      together, together_optimizer, train_step_lib.stack_batches(batches, mesh)))
+  apart, apart_optimizer = tiny_fusion_head()
+  losses_apart = [float(train_step_lib.train_steps(
+      apart, apart_optimizer, train_step_lib.stack_batches([batch], mesh))[0])
+                  for batch in batches]
+  assert losses_together.shape == (3,) and len(set(losses_apart)) == 3
+  np.testing.assert_allclose(losses_together, losses_apart, rtol=1e-6)
+  assert int(together_optimizer.step[...]) == int(apart_optimizer.step[...]) == 3
+  for a, b in zip(jax.tree.leaves(nnx.state((together, together_optimizer))),
+                  jax.tree.leaves(nnx.state((apart, apart_optimizer))), strict=True):
+    if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+      a, b = jax.random.key_data(a), jax.random.key_data(b)
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-7)
+
+
+def test_a_call_stops_at_the_next_step_that_logs_evaluates_checkpoints_or_ends():
+  settings = ml_collections.ConfigDict({'steps': 25, 'steps_per_call': 8, 'log_every': 10,
+                                        'eval_every': 0, 'checkpoint_every': 12})
+  step, calls = 0, []
+  while step < settings.steps:
+    calls.append(train.steps_in_next_call(step, settings))
+    step += calls[-1]
+  # to 8, 10 (log), 12 (checkpoint), 20 (log), 24 (checkpoint), 25 (end)
+  assert calls == [8, 2, 2, 8, 4, 1]
+  settings.steps_per_call = 1
+  assert train.steps_in_next_call(7, settings) == 1
+
+
+def test_fewer_than_one_step_per_call_is_refused_by_name():
+  config = default.get_config()
+  config.train.steps_per_call = 0
+  with pytest.raises(ConfigError, match='config.train.steps_per_call must be at least 1, not 0'):
+    stages.check_stage(config)

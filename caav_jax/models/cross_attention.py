@@ -37,8 +37,10 @@ class CrossAttention(nnx.Module):
       visual: (batch, L, d_v) L2-normalised visual features.
     """
     w = self.w[...].astype(self.dtype)
-    z = jnp.einsum('bid,de,bje->bij', audio.astype(self.dtype), w,
-                   visual.astype(self.dtype))
+    # X_aᵀ W first, as one (batch·L, d_a) × (d_a, d_v) product: the three-operand
+    # einsum let XLA's CPU compiler transpose W's product instead (1.7× the time).
+    audio_w = jnp.einsum('bid,de->bie', audio.astype(self.dtype), w)
+    z = jnp.einsum('bie,bje->bij', audio_w, visual.astype(self.dtype))
     z = z.astype(jnp.float32)
     return jax.nn.softmax(z, axis=1), jax.nn.softmax(jnp.swapaxes(z, 1, 2), axis=1)
 
