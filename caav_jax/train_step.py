@@ -57,9 +57,10 @@ def shard_batch(batch: dict[str, np.ndarray], mesh: jax.sharding.Mesh,
                 keys: tuple[str, ...] = STEP_INPUTS) -> dict[str, jax.Array]:
   """Assembles this process's part of a global batch, split along the data axis.
 
-  Each process passes its own rows (training: hosts read disjoint windows);
-  the global batch is their concatenation in process order. Its size must be
-  a multiple of the number of devices. Keys the batch lacks are skipped.
+  Each process passes its own rows; the global batch is their concatenation
+  in process order. Its size must be a multiple of the number of devices.
+  Keys the batch lacks are skipped. Training stacks several such batches
+  (`stack_batches`); this one is for a single step's inputs (the benchmark).
   """
   sharding = NamedSharding(mesh, PartitionSpec(DATA_AXIS))
   return {key: jax.make_array_from_process_local_data(sharding, np.asarray(batch[key]))
