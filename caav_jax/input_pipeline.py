@@ -22,6 +22,7 @@ them to [-1, 1].
 
 import dataclasses
 import pathlib
+import sys
 from typing import Any, Sequence
 
 import grain
@@ -300,27 +301,76 @@ def train_windows(data: ml_collections.ConfigDict,
                       faceless_policy=data.faceless_policy, include_tail=False)
 
 
+class ShuffledWindows(grain.MapDataset):
+  """Rows (window, valid=1) of `count` windows, in a new random order each epoch.
+
+  Element e·count + i is row i of epoch e's permutation (drawn from `seed`
+  and e). Endless when `num_epochs` is None. `rows` draws many elements in
+  one vectorised call: a batch of cached features takes microseconds to
+  load, against about 36 µs per element through Grain's own shuffle.
+  """
+
+  def __init__(self, count: int, seed: int, num_epochs: int | None):
+    super().__init__()
+    self._count = count
+    self._seed = seed
+    self._length = sys.maxsize if num_epochs is None else count * num_epochs
+    self._epoch_order = (-1, np.arange(count))
+
+  def __len__(self) -> int:
+    return self._length
+
+  def _order(self, epoch: int) -> np.ndarray:
+    cached_epoch, order = self._epoch_order
+    if cached_epoch != epoch:
+      order = np.random.default_rng([self._seed, epoch]).permutation(self._count)
+      self._epoch_order = (epoch, order)  # one assignment: safe for prefetch threads
+    return order
+
+  def rows(self, positions: np.ndarray) -> np.ndarray:
+    """(n, 2) rows (window, 1) at `positions` of the shuffled sequence."""
+    epochs, within = np.divmod(positions, self._count)
+    windows = np.empty(positions.shape, np.int64)
+    for epoch in np.unique(epochs):
+      chosen = epochs == epoch
+      windows[chosen] = self._order(int(epoch))[within[chosen]]
+    return np.stack([windows, np.ones_like(windows)], axis=1)
+
+  def __getitem__(self, index):
+    if isinstance(index, slice):
+      return self.slice(index)
+    return self.rows(np.array([index]))[0]
+
+
 class ProcessShare(grain.MapDataset):
   """One process's rows of each global batch: rows [i·n, (i+1)·n) of every `batch_size`, n = batch_size / count.
 
   Lazy like every MapDataset: a process loads and augments only its own
   windows. Concatenated in process order, the shares give each global batch
-  row for row (the order matters: dropout masks follow the row).
+  row for row (the order matters: dropout masks follow the row). With
+  `whole_batches` (the parent is then `ShuffledWindows`), element k is the
+  process's (n, 2) rows of global batch k at once, for cached features
+  loaded a batch at a time; else element j is the process's j-th window.
   """
 
   def __init__(self, parent: grain.MapDataset, batch_size: int, process_index: int,
-               process_count: int):
+               process_count: int, *, whole_batches: bool = False):
     super().__init__(parent)
     self._batch_size = batch_size
     self._share = batch_size // process_count
     self._offset = process_index * self._share
+    self._whole_batches = whole_batches
 
   def __len__(self) -> int:
-    return len(self._parent) // self._batch_size * self._share
+    batches = len(self._parent) // self._batch_size
+    return batches if self._whole_batches else batches * self._share
 
   def __getitem__(self, index):
     if isinstance(index, slice):
       return self.slice(index)
+    if self._whole_batches:
+      first = index * self._batch_size + self._offset
+      return self._parent.rows(np.arange(first, first + self._share))
     batch, row = divmod(index, self._share)
     return self._parent[batch * self._batch_size + self._offset + row]
 
@@ -365,19 +415,16 @@ def train_dataset(data: ml_collections.ConfigDict, split: str = 'train', *,
   if len(windows) < data.batch_size:
     raise ConfigError(f'{split}: only {len(windows)} training windows, fewer than one '
                       f'batch of {data.batch_size}')
-  every = np.arange(len(windows))
-  source = np.stack([every, np.ones_like(every)], axis=1)
-  dataset = grain.MapDataset.source(source).seed(data.seed).shuffle().repeat(num_epochs)
-  share = data.batch_size // process_count
+  shuffled = ShuffledWindows(len(windows), data.seed, num_epochs)
   if features_dir is None:
-    dataset = (dataset.map(LoadWindow(data, split, recordings, windows))
+    dataset = (shuffled.seed(data.seed).map(LoadWindow(data, split, recordings, windows))
                .random_map(RandomCropFlip(data.image_size, data.flip)))
-    dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
-    dataset = dataset.batch(share, drop_remainder=True)
+    dataset = ProcessShare(dataset, data.batch_size, process_index, process_count).batch(
+        data.batch_size // process_count, drop_remainder=True)
   else:
-    dataset = ProcessShare(dataset, data.batch_size, process_index, process_count)
-    dataset = dataset.batch(share, drop_remainder=True).map(
-        LoadFeatureBatch(data, split, recordings, windows, features_dir))
+    dataset = ProcessShare(shuffled, data.batch_size, process_index, process_count,
+                           whole_batches=True).map(
+                               LoadFeatureBatch(data, split, recordings, windows, features_dir))
   return _iterate(dataset, data, prefetch_batches)
 
 

@@ -123,6 +123,32 @@ def test_same_seed_same_batches_other_seed_other_batches(data):
   assert starts(0) != starts(1)
 
 
+def test_each_epoch_is_a_new_permutation_of_every_window():
+  shuffled = input_pipeline.ShuffledWindows(10, seed=7, num_epochs=3)
+  assert len(shuffled) == 30
+  rows = np.stack([shuffled[i] for i in range(30)])
+  assert (rows[:, 1] == 1).all()
+  epochs = rows[:, 0].reshape(3, 10)
+  for epoch in epochs:
+    assert sorted(epoch) == list(range(10))
+  assert len({tuple(epoch) for epoch in epochs}) == 3
+  positions = np.array([8, 9, 10, 11, 29, 0])  # across epoch boundaries, in any order
+  np.testing.assert_array_equal(shuffled.rows(positions), rows[positions])
+  np.testing.assert_array_equal(input_pipeline.ShuffledWindows(10, 7, None).rows(positions),
+                                rows[positions])
+
+
+def test_whole_batch_shares_are_the_per_window_shares_batched():
+  shuffled = input_pipeline.ShuffledWindows(13, seed=0, num_epochs=2)
+  for process in (0, 1):
+    windows = input_pipeline.ProcessShare(shuffled, 4, process, 2)
+    batches = input_pipeline.ProcessShare(shuffled, 4, process, 2, whole_batches=True)
+    assert len(batches) == 6 and len(windows) == 12
+    for k in range(6):
+      np.testing.assert_array_equal(batches[k], np.stack([windows[2 * k], windows[2 * k + 1]]))
+      np.testing.assert_array_equal(batches[k], shuffled.rows(4 * k + 2 * process + np.arange(2)))
+
+
 def test_iterator_state_restores_the_data_order(data):
   iterator = iter(input_pipeline.train_dataset(data))
   for _ in range(2):
