@@ -16,6 +16,7 @@ from caav_jax import checkpointing
 from caav_jax.config_error import ConfigError
 from caav_jax.models import factory
 from caav_jax.models.i3d_weights import load_i3d_weights
+from data_pipelines.recola.labels import DIMENSIONS
 
 BEST_DIRECTORY = 'best'
 CHECKPOINT_DIRECTORY = 'checkpoints'
@@ -46,14 +47,21 @@ def load_from_unimodal_run(backbone: nnx.Module, modality: str,
                            config: ml_collections.ConfigDict) -> int:
   """Overwrites `backbone` with the `modality` backbone of a unimodal run; returns its step.
 
+  The run's head may predict other dimensions than `config.data.dimensions`
+  (e.g. a backbone pre-trained on both, a fusion trained per dimension): only
+  the backbone is taken.
+
   Raises:
     ConfigError: naming the workdir, when its backbone has other shapes (a
       different width or input size in its config).
   """
   checkpoints, which = run_checkpoints(workdir)
-  unimodal = nnx.eval_shape(
-      lambda: factory.create_unimodal_model(config, modality, nnx.Rngs(0)))
   try:
+    outputs, = checkpoints.model_shape(('head', 'fc2', 'bias'))
+    run_config = config.copy_and_resolve_references()
+    run_config.data.dimensions = DIMENSIONS[:outputs]  # only their number matters here
+    unimodal = nnx.eval_shape(
+        lambda: factory.create_unimodal_model(run_config, modality, nnx.Rngs(0)))
     step = checkpoints.restore_model(unimodal)
   except checkpointing.CheckpointError as e:
     raise ConfigError(f'{workdir}: its checkpoint does not fit a unimodal {modality} model '

@@ -118,6 +118,19 @@ class Checkpoints:
     nnx.update(model, restored['model'])
     return step
 
+  def model_shape(self, path: tuple[str, ...], step: int | None = None) -> tuple[int, ...]:
+    """The stored shape of the model variable at `path` (e.g. ('head', 'fc2', 'bias')), read
+    from checkpoint `step`'s metadata (default: the latest) without restoring it."""
+    step = self._step(step)
+    node = self._manager.item_metadata(step)['model']
+    try:
+      for key in path:
+        node = node[key]
+      return tuple(node['value'].shape)
+    except (KeyError, TypeError, AttributeError):
+      raise CheckpointError(f'{self.directory}/{step}: the model has no variable '
+                            f'{".".join(path)}') from None
+
   def metrics(self, step: int | None = None) -> dict[str, Any] | None:
     """The metrics saved with checkpoint `step` (default: the latest), or None."""
     step = self._step(step)

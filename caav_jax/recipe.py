@@ -135,7 +135,7 @@ def table(per_seed: list[dict[str, dict]], dimensions) -> str:
 
 
 def plot_results(path: pathlib.Path, per_seed: list[dict[str, dict]], dimensions) -> None:
-  """Grouped bars: raw dev CCC of each model per dimension (error bars: std over seeds)."""
+  """Grouped bars: raw dev CCC per model and dimension; error bars: the table's std over seeds."""
   from matplotlib.backends.backend_agg import FigureCanvasAgg  # pylint: disable=g-import-not-at-top
   from matplotlib.figure import Figure  # pylint: disable=g-import-not-at-top
   names = list(per_seed[0])
@@ -146,12 +146,12 @@ def plot_results(path: pathlib.Path, per_seed: list[dict[str, dict]], dimensions
   for offset, dim in enumerate(dimensions):
     values = np.array([[seed[name]['raw']['ccc'][dim] for seed in per_seed] for name in names])
     axes.bar(np.arange(len(names)) + offset * width, values.mean(axis=1), width,
-             yerr=values.std(axis=1) if len(per_seed) > 1 else None, label=dim)
+             yerr=values.std(axis=1, ddof=1) if len(per_seed) > 1 else None, label=dim)
   axes.set_xticks(np.arange(len(names)) + width * (len(dimensions) - 1) / 2)
   axes.set_xticklabels(names, rotation=20, ha='right', fontsize=8)
   axes.set_ylabel('dev CCC (raw)')
   axes.axhline(0, color='black', linewidth=0.5)
-  axes.legend()
+  axes.legend(loc='upper left', bbox_to_anchor=(1.0, 1.0))  # clear of the bars
   figure.tight_layout()
   path.parent.mkdir(parents=True, exist_ok=True)
   figure.savefig(path)

@@ -103,6 +103,21 @@ def test_fusion_starts_from_the_unimodal_backbones_and_keeps_them_frozen(runs):
   assert all(moved)  # the fusion and head did train
 
 
+def test_a_one_dimension_model_takes_the_backbones_of_runs_on_both(runs):
+  root, workdirs = runs
+  config = fusion_config(root, workdirs)
+  config.data.dimensions = ('arousal',)  # the authors' fusion: one model per dimension
+  model = stages.create_model(config)
+  assert model.head.fc3.kernel.shape[-1] == 1
+  for modality in ('audio', 'visual'):
+    unimodal_config = base_config(root)
+    unimodal_config.train.stage = f'unimodal_{modality}'
+    unimodal = restored(unimodal_config, workdirs[f'unimodal_{modality}'])
+    assert unimodal.head.fc2.bias.shape == (2,)
+    for a, b in zip(params(getattr(model, modality)), params(getattr(unimodal, modality))):
+      np.testing.assert_array_equal(a, b)
+
+
 def test_a_mismatched_unimodal_checkpoint_is_refused_by_name(runs):
   root, workdirs = runs
   config = fusion_config(root, workdirs)
