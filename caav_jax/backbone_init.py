@@ -91,6 +91,17 @@ def describe_sources(config: ml_collections.ConfigDict) -> dict[str, str]:
   return sources
 
 
+def replaced_backbones(model: nnx.Module, config: ml_collections.ConfigDict) -> list[str]:
+  """The model's backbones that `initialise_backbones` overwrites whole: those from a unimodal run.
+
+  Converted I3D weights (.npz) are not counted: they need not cover every
+  variable of a narrowed backbone.
+  """
+  return [modality for modality in ('visual', 'audio')
+          if getattr(model, modality, None) is not None
+          and os.path.isdir(config.train[f'init_{modality}'] or '')]
+
+
 def initialise_backbones(model: nnx.Module, config: ml_collections.ConfigDict) -> None:
   """Loads `config.train.init_visual` / `init_audio` into the model's backbones.
 

@@ -118,6 +118,23 @@ def test_a_one_dimension_model_takes_the_backbones_of_runs_on_both(runs):
       np.testing.assert_array_equal(a, b)
 
 
+def test_a_fusion_model_skips_drawing_its_loaded_backbones_and_gets_the_same_values(runs):
+  root, workdirs = runs
+  config = fusion_config(root, workdirs)
+  model = stages.create_model(config)
+  assert backbone_init.replaced_backbones(model, config) == ['visual', 'audio']
+  with jax.threefry_partitionable(False):
+    every_part_drawn = nnx.jit(lambda: stages._build(config))()  # pylint: disable=protected-access
+  backbone_init.initialise_backbones(every_part_drawn, config)
+  fast, full = nnx.state(model).flat_state(), nnx.state(every_part_drawn).flat_state()
+  assert [path for path, _ in fast] == [path for path, _ in full]
+  for (path, a), (_, b) in zip(fast, full):
+    a, b = a[...], b[...]
+    if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+      a, b = jax.random.key_data(a), jax.random.key_data(b)
+    np.testing.assert_array_equal(a, b, err_msg=str(path))
+
+
 def test_a_mismatched_unimodal_checkpoint_is_refused_by_name(runs):
   root, workdirs = runs
   config = fusion_config(root, workdirs)
