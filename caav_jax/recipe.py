@@ -28,6 +28,7 @@ import numpy as np
 from caav_jax import backbone_init
 from caav_jax import checkpointing
 from caav_jax import evaluate_checkpoint
+from caav_jax import paper_claims
 from caav_jax import prediction_files
 from caav_jax import train
 
@@ -168,6 +169,10 @@ def run(base: ml_collections.ConfigDict, workdir: str) -> str:
   text = (f'Raw CCC on the {recordings} held-out dev recordings (concatenated), last '
           f'checkpoint of each run, seed{"s" if len(seeds) > 1 else ""} '
           f'{", ".join(map(str, seeds))}.\n\n' + table(per_seed, dimensions))
+  claims = paper_claims.claims_table(per_seed, dimensions)
+  if claims:
+    text += ("\nThe paper's claims, judged on the means (k/n: the seeds in which a claim "
+             'holds; a single modality is audio_only or visual_only):\n\n' + claims)
   stem = 'results' if len(seeds) == 1 else 'results_seeds_' + '_'.join(map(str, seeds))
   (root / f'{stem}.md').write_text(text)
   prediction_files.write_metrics_json(root / f'{stem}.json', {
