@@ -12,7 +12,7 @@ _OUTPUT_DIR = flags.DEFINE_string(
 _RECORDINGS_PER_SPLIT = flags.DEFINE_integer(
     'recordings_per_split', 3, 'Recordings in each of train, dev and test.')
 _DURATION_S = flags.DEFINE_float(
-    'duration_s', 60.0, 'Length of each recording in seconds (multiple of '
+    'duration_s', 120.0, 'Length of each recording in seconds (multiple of '
     '0.04).')
 _FRAME_WIDTH = flags.DEFINE_integer('frame_width', 320, 'Video width (even).')
 _FRAME_HEIGHT = flags.DEFINE_integer('frame_height', 240,

@@ -49,7 +49,7 @@ class CorpusOptions:
   """
 
   recordings_per_split: int = 3
-  duration_s: float = 60.0
+  duration_s: float = 120.0
   frame_width: int = 320
   frame_height: int = 240
   fps: float = 25.0
