@@ -6,6 +6,7 @@ the same way on the same cached features. Each claim is judged on the mean over
 seeds; the cell also counts the seeds in which it holds.
 """
 
+import math
 import statistics
 
 SINGLE_MODALITIES = ('audio_only (frozen backbones)', 'visual_only (frozen backbones)')
@@ -24,7 +25,9 @@ def _cell(holds_on_mean: bool, holds: list[bool], text: str) -> str:
 
 
 def _signed(value: float) -> str:
-  return f'{value:+.3f}'.replace('-', '−')
+  """+0.012 or −0.012; a margin that rounds to zero keeps its first two significant digits."""
+  decimals = 3 if abs(value) >= 5e-4 or value == 0 else 1 - math.floor(math.log10(abs(value)))
+  return f'{value:+.{decimals}f}'.replace('-', '−')
 
 
 def claims_table(per_seed: list[dict[str, dict]], dimensions) -> str:

@@ -56,3 +56,11 @@ def test_without_both_single_modalities_there_is_no_claim_to_check():
   seed = _results(SEEDS[0])
   del seed['audio_only (frozen backbones)']
   assert paper_claims.claims_table([seed], ['valence', 'arousal']) == ''
+
+
+def test_a_margin_that_rounds_to_zero_shows_its_sign_and_size():
+  seeds = [_results(seed) for seed in SEEDS]
+  seeds[0]['cam (frozen backbones)']['raw']['ccc']['arousal'] = 0.806 - 0.00004  # concat 0.806
+  seeds[1]['cam (frozen backbones)']['raw']['ccc']['arousal'] = 0.709
+  seeds[2]['cam (frozen backbones)']['raw']['ccc']['arousal'] = 0.819
+  assert _rows(seeds)['cam ≥ concat'][1] == '✗ −0.000013 (2/3 seeds)'
