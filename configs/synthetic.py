@@ -35,7 +35,7 @@ def get_config():
   # its training data at 100 steps (seed 0: loss 0.78 over steps 10-100, 0.33 over
   # 210-300) and its dev CCC was chaotic; at 300 it has (README, "Results on the
   # synthetic corpus"). The end-to-end model starts from both pre-trained backbones. The
-  # whole job takes about 13 minutes on a 2-core CPU.
+  # whole job takes about 10 minutes on a 2-core CPU.
   recipe.unimodal_audio_steps = 200
   recipe.unimodal_visual_steps = 300
   recipe.fusion_steps = 300
