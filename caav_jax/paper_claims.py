@@ -9,9 +9,16 @@ seeds; the cell also counts the seeds in which it holds.
 import math
 import statistics
 
-SINGLE_MODALITIES = ('audio_only (frozen backbones)', 'visual_only (frozen backbones)')
 FUSIONS = ('concat', 'sum', 'cam', 'cam_concat')
 BEST_MODEL_TARGET = 0.6
+
+
+def frozen_backbones_name(fusion: str) -> str:
+  """The recipe's name for a fusion trained on the frozen backbones, e.g. 'cam (frozen backbones)'."""
+  return f'{fusion} (frozen backbones)'
+
+
+SINGLE_MODALITIES = tuple(map(frozen_backbones_name, ('audio_only', 'visual_only')))
 
 
 def _ccc(seed_results: dict[str, dict], name: str, dimension: str) -> float:
@@ -58,9 +65,9 @@ def claims_table(per_seed: list[dict[str, dict]], dimensions) -> str:
              for seed in per_seed]
     rows[f"best model's CCC ≥ {BEST_MODEL_TARGET}"].append(_cell(
         mean(best, dimension) >= BEST_MODEL_TARGET, holds, f'{best} {mean(best, dimension):.3f}'))
-  fusions = [fusion for fusion in FUSIONS if f'{fusion} (frozen backbones)' in names]
+  fusions = [fusion for fusion in FUSIONS if frozen_backbones_name(fusion) in names]
   for fusion in fusions:
-    name = f'{fusion} (frozen backbones)'
+    name = frozen_backbones_name(fusion)
     cells = []
     for dimension in dimensions:
       margins = [_ccc(seed, name, dimension) - best_single(seed, dimension) for seed in per_seed]
@@ -72,8 +79,8 @@ def claims_table(per_seed: list[dict[str, dict]], dimensions) -> str:
     if cam in fusions and 'concat' in fusions:
       cells = []
       for dimension in dimensions:
-        margins = [_ccc(seed, f'{cam} (frozen backbones)', dimension) -
-                   _ccc(seed, 'concat (frozen backbones)', dimension) for seed in per_seed]
+        margins = [_ccc(seed, frozen_backbones_name(cam), dimension) -
+                   _ccc(seed, frozen_backbones_name('concat'), dimension) for seed in per_seed]
         margin = statistics.mean(margins)
         cells.append(_cell(margin >= 0, [m >= 0 for m in margins], _signed(margin)))
       rows[f'{cam} ≥ concat'] = cells

@@ -112,7 +112,8 @@ def run_seed(base: ml_collections.ConfigDict, root: pathlib.Path, seed: int) -> 
         'train.learning_rate': recipe.fusion_learning_rate,
         'train.steps_per_call': recipe.fusion_steps_per_call})
     fused[fusion] = train_and_score(config, root / f'fusion_{fusion}')
-  results.update({f'{fusion} (frozen backbones)': fused[fusion] for fusion in recipe.fusions})
+  results.update({paper_claims.frozen_backbones_name(fusion): fused[fusion]
+                  for fusion in recipe.fusions})
   if recipe.end_to_end_steps:
     config = stage_config(base, seed, **{
         'train.stage': 'end_to_end', 'model.fusion': 'cam', 'train.steps': recipe.end_to_end_steps,
