@@ -14,7 +14,7 @@ SEEDS = (
 
 
 def _results(seed: dict) -> dict[str, dict]:
-  return {f'{fusion} (frozen backbones)': {'raw': {'ccc': {'valence': v, 'arousal': a}}}
+  return {paper_claims.frozen_backbones_name(fusion): {'raw': {'ccc': {'valence': v, 'arousal': a}}}
           for fusion, (v, a) in seed.items()}
 
 
