@@ -16,6 +16,8 @@ import grain
 import jax
 import orbax.checkpoint as ocp
 
+from caav_jax.errors import CheckpointError
+
 
 def _abstract(tree: Any, sharding: jax.sharding.Sharding | None = None) -> Any:
   """Restore targets: each leaf's shape, dtype and sharding (`sharding` where it has none)."""
@@ -28,10 +30,6 @@ def _abstract(tree: Any, sharding: jax.sharding.Sharding | None = None) -> Any:
                                 leaf_sharding is not None else default)
 
   return jax.tree.map(target, tree)
-
-
-class CheckpointError(RuntimeError):
-  """A checkpoint that cannot be restored: damaged, partial, or of another model; the message names it."""
 
 
 def _first_line(error: Exception, limit: int = 300) -> str:

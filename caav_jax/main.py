@@ -3,7 +3,8 @@
 Modes: train (default; resumes from the workdir), eval (restores a checkpoint
 and scores dev), extract_features (caches the fusion stage's frozen backbone
 features), benchmark (step times and throughput on this machine's devices),
-recipe (the paper's whole recipe and a results table, caav_jax/recipe.py).
+recipe (the paper's whole recipe and a results table). Errors a user can
+mend (caav_jax/errors.py) are printed as one line.
 """
 
 import sys
@@ -14,15 +15,14 @@ from absl import logging
 import jax
 from ml_collections import config_flags
 
-from caav_jax import benchmark
-from caav_jax import evaluate_checkpoint
-from caav_jax import recipe
+from caav_jax import evaluate
+from caav_jax import extract_features
 from caav_jax import train
 from caav_jax import workdir
-from caav_jax.checkpointing import CheckpointError
-from caav_jax.config_error import ConfigError
-from caav_jax.models.i3d_weights import WeightsFileError
-from data_pipelines.recola.errors import RecolaInputError
+from caav_jax.benchmark import run as benchmark
+from caav_jax.errors import USER_ERRORS
+from caav_jax.recipe import run as recipe
+
 
 _CONFIG = config_flags.DEFINE_config_file('config', None, 'Configuration file.',
                                           lock_config=True)
@@ -32,12 +32,8 @@ _MODE = flags.DEFINE_enum('mode', 'train',
                           'What to do.')
 flags.mark_flags_as_required(['config', 'workdir'])
 
-# Errors that name their culprit (a file, a setting, a step): printed as one line.
-USER_ERRORS = (RecolaInputError, FileNotFoundError, ConfigError, CheckpointError,
-               FloatingPointError, WeightsFileError)
-
-MODES = {'train': train.train_and_evaluate, 'eval': evaluate_checkpoint.evaluate,
-         'extract_features': train.extract_features, 'benchmark': benchmark.run,
+MODES = {'train': train.train_and_evaluate, 'eval': evaluate.evaluate,
+         'extract_features': extract_features.extract_features, 'benchmark': benchmark.run,
          'recipe': recipe.run}
 
 
@@ -62,7 +58,7 @@ def main(argv):
     sys.exit(f'caav_jax: cannot load the --config file: {" ".join(str(error).split())}')
   initialise_distributed(config.distributed)
   try:
-    MODES[_MODE.value](config, str(workdir.create_writable(_WORKDIR.value)))
+    MODES[_MODE.value](config, workdir.create_writable(_WORKDIR.value))
   except USER_ERRORS as error:
     sys.exit(f'caav_jax: {error}')
 

@@ -47,7 +47,7 @@ def train_config() -> ml_collections.ConfigDict:
   train = ml_collections.ConfigDict()
   # 'end_to_end' trains everything; 'unimodal_audio' / 'unimodal_visual'
   # pre-train one backbone with its own head; 'fusion' trains only the fusion
-  # and head on frozen backbones (the paper's recipe, see README).
+  # and head on frozen backbones (the paper's recipe, docs/model.md).
   train.stage = 'end_to_end'
   train.init_visual = ''  # workdir of a unimodal_visual run, or converted I3D weights (.npz)
   train.init_audio = ''  # workdir of a unimodal_audio run

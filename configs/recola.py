@@ -1,6 +1,6 @@
 """The paper's setting on RECOLA (../shared/PAPER.md), for a GPU or TPU.
 
-The recipe, one command per stage (README, "Training recipe"):
+The recipe, one command per stage (docs/model.md, "Training recipe"):
   1. unimodal_visual: I3D from Kinetics weights, with its own head
        --config.train.stage=unimodal_visual --config.train.init_visual=weights/rgb_imagenet.npz
   2. unimodal_audio: the spectrogram CNN, with its own head

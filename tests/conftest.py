@@ -9,6 +9,7 @@ import tempfile
 from absl import flags
 import pytest
 
+
 SHARED = pathlib.Path(__file__).resolve().parents[2] / 'shared'
 MEDIA = SHARED / 'media'
 
@@ -27,7 +28,7 @@ def pytest_configure(config):
 def release_executables_after_each_module():
   """One pytest process compiles dozens of I3D programs; their kernels' maps must not pile up."""
   yield
-  from caav_jax import recipe  # pylint: disable=g-import-not-at-top
+  from caav_jax.recipe import run as recipe  # pylint: disable=g-import-not-at-top
   recipe.release_executables()
 
 
@@ -41,9 +42,9 @@ def media() -> pathlib.Path:
 @pytest.fixture(scope='session')
 def mini_dataset(tmp_path_factory, media) -> tuple[str, str]:
   """(raw_dir, data_dir) of a built mini corpus (train_1, dev_1) on the tiny config."""
-  from caav_jax import train  # pylint: disable=g-import-not-at-top
+  from caav_jax.input_pipeline import datasets  # pylint: disable=g-import-not-at-top
   from tests import mini_corpus  # pylint: disable=g-import-not-at-top
   root = tmp_path_factory.mktemp('mini_dataset')
   config = mini_corpus.tiny_config_on(root, media, ('train_1', 'dev_1'))
-  train.ensure_dataset(config.data)
+  datasets.ensure_dataset(config.data)
   return config.data.raw_dir, config.data.data_dir

@@ -4,15 +4,17 @@ import json
 import os
 import sys
 
+
 os.environ['XLA_FLAGS'] = '--xla_force_host_platform_device_count=4'
 
+from flax import nnx
 import jax  # pylint: disable=g-import-not-at-top
 import numpy as np
 import optax
-from flax import nnx
 
-from caav_jax import train_step as train_step_lib
 from caav_jax.models.emotion_model import EmotionModel
+from caav_jax.training import sharding
+from caav_jax.training import steps
 from tests.model_builders import build
 
 
@@ -20,16 +22,17 @@ def step_on(devices, batch):
   model = build(lambda rngs: EmotionModel(visual_width=1 / 32, audio_width=1 / 32,
                                           dropout_rate=0.0, rngs=rngs))
   optimizer = nnx.Optimizer(model, optax.adam(1e-3), wrt=nnx.Param)
-  mesh = train_step_lib.data_mesh(devices)
-  state = train_step_lib.replicate(nnx.state((model, optimizer)), mesh)
+  mesh = sharding.data_mesh(devices)
+  state = sharding.replicate(nnx.state((model, optimizer)), mesh)
   nnx.update((model, optimizer), state)
-  sharded = train_step_lib.stack_batches([batch, batch], mesh)
-  losses = [float(loss) for loss in train_step_lib.train_steps(model, optimizer, sharded)]
+  one_step = steps.train_batch(batch, steps.PIXELS)
+  sharded = sharding.stack_batches([one_step, one_step], mesh)
+  losses = [float(loss) for loss in steps.train_steps(model, optimizer, sharded)]
   kernel = np.asarray(model.fusion.cross_attention.w[...])
   initial = np.asarray(build(lambda rngs: EmotionModel(
       visual_width=1 / 32, audio_width=1 / 32, rngs=rngs)).fusion.cross_attention.w[...])
   assert not np.allclose(kernel, initial), 'the steps did not update W'
-  return losses, kernel, sharded['frames'].sharding.num_devices
+  return losses, kernel, sharded['inputs'][0].sharding.num_devices
 
 
 def main():

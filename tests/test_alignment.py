@@ -9,10 +9,11 @@ would correlate best at a non-zero lag.
 import numpy as np
 import pytest
 
-from caav_jax import input_pipeline
+from caav_jax.input_pipeline import datasets
 from configs import default
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.synthetic import alignment_probe
+
 
 DURATION_S = 4.0
 STEPS = 101  # label rows 0, 0.04, ..., 4.0
@@ -76,7 +77,7 @@ def test_windows_pair_frame_t_with_label_t_plus_delay(probe):
   data.label_median_kernel, data.target, data.eval_stride = 1, 'per_frame', 16
   brightness = np.array([s['face'].astype(float).mean() for s in steps])
   bands, band_steps = [], []
-  for batch in input_pipeline.eval_dataset(data, 'train'):
+  for batch in datasets.eval_dataset(data, 'train'):
     for i in np.flatnonzero(batch['valid']):
       start = int(batch['start'][i])
       frames = start + np.arange(32)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from caav_jax import attention_entropy
+from caav_jax.tools import attention_entropy
 
 
 def test_attention_sharpness_of_uniform_one_hot_and_half_split_columns():

@@ -1,7 +1,7 @@
 """Broken input of every kind: one clear error naming the culprit, earlier data and checkpoints intact.
 
 Each case raises one of the errors that the entry point prints as a single
-line (`caav_jax.main.USER_ERRORS`, checked through the command line in
+line (`caav_jax.errors.USER_ERRORS`, checked through the command line in
 `test_the_command_line_prints_one_line_and_no_traceback`), and the files
 that earlier work wrote are byte for byte what they were.
 """
@@ -14,13 +14,14 @@ import shutil
 import numpy as np
 import pytest
 
-from caav_jax import checkpointing
-from caav_jax import main
+from caav_jax import errors
 from caav_jax import train
 from caav_jax import workdir as workdir_lib
+from caav_jax.input_pipeline import datasets
 from configs import tiny
 from data_pipelines.recola import recola_dataset_builder
-from tests.entry_point import run_main, tiny_args
+from tests.entry_point import run_main
+from tests.entry_point import tiny_args
 
 
 def snapshot(folder: pathlib.Path) -> dict[str, str]:
@@ -39,7 +40,7 @@ def config_on(raw_dir, data_dir, **train_settings):
 
 def expect_user_error(call, match: str):
   """Runs `call`; it must raise a one-line user error whose message matches `match`."""
-  with pytest.raises(main.USER_ERRORS, match=match) as raised:
+  with pytest.raises(errors.USER_ERRORS, match=match) as raised:
     call()
   assert '\n' not in str(raised.value)
   return raised.value
@@ -90,7 +91,7 @@ def test_a_broken_corpus_file_is_named_and_the_built_dataset_kept(corpus, kind):
   before = snapshot(data)
   config = config_on(raw, data)
   config.data.crop_size = 48  # not built yet: this reads the damaged corpus
-  expect_user_error(lambda: train.ensure_dataset(config.data), names)
+  expect_user_error(lambda: datasets.ensure_dataset(config.data), names)
   assert snapshot(data) == before
   with pytest.raises(FileNotFoundError):  # nothing that passes for a built dataset
     recola_dataset_builder.load(data, 48)
@@ -102,7 +103,7 @@ def test_a_config_asking_for_an_unbuilt_crop_size_lists_the_built_ones(corpus):
   config = config_on(raw, data)
   config.data.crop_size = 48
   before = snapshot(data)
-  expect_user_error(lambda: train.ensure_dataset(config.data),
+  expect_user_error(lambda: datasets.ensure_dataset(config.data),
                     r'no recola dataset built with crop size 48.*built configs: crop32.*'
                     r'config\.data\.crop_size.*is not a folder')
   assert snapshot(data) == before

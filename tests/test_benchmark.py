@@ -9,14 +9,16 @@ from flax import nnx
 import jax
 import pytest
 
-from caav_jax import benchmark
-from caav_jax import benchmark_report
-from caav_jax import stages
-from caav_jax import train
-from caav_jax import train_step as train_step_lib
+from caav_jax.benchmark import report as benchmark_report
+from caav_jax.benchmark import run as benchmark
+from caav_jax.input_pipeline import datasets
 from caav_jax.models import factory
+from caav_jax.training import sharding
+from caav_jax.training import stages
+from caav_jax.training import steps
 from tests import mini_corpus
 from tests import model_builders
+
 
 BATCH = 2
 
@@ -32,7 +34,7 @@ def measured(tmp_path_factory, media):
   """The tiny config, the rows `benchmark.run` returned, and its output folder."""
   root = tmp_path_factory.mktemp('benchmark')
   config = mini_corpus.tiny_config_on(root, media, ('train_1',))
-  train.ensure_dataset(config.data)
+  datasets.ensure_dataset(config.data)
   settings = config.benchmark
   settings.batch_sizes, settings.dtypes = (BATCH,), ('float32',)
   settings.warmup_steps, settings.timed_steps, settings.pipeline_batches = 1, 2, 2
@@ -54,13 +56,14 @@ def rows_by_step(rows):
 def independent_inference_flops(config):
   """XLA FLOPs of the inference step, lowered here on a numpy-filled model (the global program)."""
   model = numpy_filled_model(config, initialise_backbones=False)
-  mesh = train_step_lib.data_mesh()
-  nnx.update(model, train_step_lib.replicate(nnx.state(model), mesh))
+  mesh = sharding.data_mesh()
+  nnx.update(model, sharding.replicate(nnx.state(model), mesh))
   model.eval()
   config = config.copy_and_resolve_references()
   config.data.batch_size = BATCH
-  batch = train_step_lib.shard_batch(benchmark.random_batch(config), mesh)
-  return train_step_lib.eval_step.lower(model, batch).cost_analysis()['flops']
+  inputs = sharding.shard_batch(steps.model_inputs(benchmark.random_batch(config), steps.PIXELS),
+                                mesh)
+  return steps.eval_step.lower(model, inputs).cost_analysis()['flops']
 
 
 def test_step_figures_follow_from_the_timed_steps(measured):
@@ -130,7 +133,7 @@ def faster_copy(results):
 
 
 def run_report(*args):
-  return subprocess.run([sys.executable, '-m', 'caav_jax.benchmark_report', *map(str, args)],
+  return subprocess.run([sys.executable, '-m', 'caav_jax.benchmark.report', *map(str, args)],
                         capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -160,7 +163,7 @@ def test_unreadable_files_are_named(tmp_path):
     benchmark_report.load_results(corrupt)
   result = run_report(corrupt)
   assert result.returncode == 1
-  assert result.stderr.startswith(f'benchmark_report: {corrupt}: not valid JSON')
+  assert result.stderr.startswith(f'caav_jax.benchmark.report: {corrupt}: not valid JSON')
   with pytest.raises(benchmark_report.ResultsFileError, match='absent.json: cannot read'):
     benchmark_report.load_results(tmp_path / 'absent.json')
   wrong = tmp_path / 'wrong.json'

@@ -1,11 +1,11 @@
 """Orbax checkpoints restore model, optimizer, step and the data order."""
 
+from flax import nnx
 import grain
 import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from flax import nnx
 
 from caav_jax.checkpointing import Checkpoints
 from caav_jax.models.prediction_head import PredictionHead

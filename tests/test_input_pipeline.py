@@ -3,12 +3,14 @@
 import numpy as np
 import pytest
 
-from caav_jax import input_pipeline
-from caav_jax import log_mel
+from caav_jax.input_pipeline import datasets
+from caav_jax.input_pipeline import log_mel
+from caav_jax.input_pipeline import windows as windows_lib
 from configs import default
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.recording import RecordingSummary
 from tests import mini_corpus
+
 
 CLIP, SUBSEQ, DELAYS = 16, 4, {'valence': 3, 'arousal': 5}
 
@@ -48,14 +50,14 @@ def test_plan_windows_respects_delay_faces_stride_and_tail():
   found = np.ones(20, bool)
   found[9] = False
   kwargs = dict(clip_frames=4, max_delay=3, stride=2)
-  drop = input_pipeline.plan_windows([summary(found)], faceless_policy='drop',
+  drop = windows_lib.plan_windows([summary(found)], faceless_policy='drop',
                                      include_tail=False, **kwargs)
   # Starts s with s + 4 - 1 + 3 <= 19, even, and no faceless step 9 inside.
   assert drop.start.tolist() == [0, 2, 4, 10, 12]
-  mask = input_pipeline.plan_windows([summary(found)], faceless_policy='mask',
+  mask = windows_lib.plan_windows([summary(found)], faceless_policy='mask',
                                      include_tail=True, **dict(kwargs, stride=5))
   assert mask.start.tolist() == [0, 5, 10, 13]
-  unlabelled = input_pipeline.plan_windows(
+  unlabelled = windows_lib.plan_windows(
       [summary(np.ones(10)), summary(found, labelled=False)], faceless_policy='mask',
       include_tail=True, **dict(kwargs, stride=8))
   assert unlabelled.recording.tolist() == [0, 0, 1, 1, 1]
@@ -63,7 +65,7 @@ def test_plan_windows_respects_delay_faces_stride_and_tail():
 
 
 def first_element(data, split='train'):
-  batch = next(iter(input_pipeline.eval_dataset(data, split)))
+  batch = next(iter(datasets.eval_dataset(data, split)))
   return {key: value[0] for key, value in batch.items()}, batch
 
 
@@ -97,7 +99,7 @@ def test_spectrograms_and_frames_come_from_the_window_steps(data, data_dir):
 
 def test_train_crop_and_flip_are_one_per_clip(data, data_dir):
   data.batch_size = 8
-  batch = next(iter(input_pipeline.train_dataset(data)))
+  batch = next(iter(datasets.train_dataset(data)))
   source = recola_dataset_builder.load(data_dir, 40).as_data_source()['train']
   offsets = recola_dataset_builder.RecordingIndex.read(
       recola_dataset_builder.load(data_dir, 40).data_dir).recordings('train')
@@ -117,14 +119,14 @@ def test_train_crop_and_flip_are_one_per_clip(data, data_dir):
 def test_same_seed_same_batches_other_seed_other_batches(data):
   def starts(seed):
     data.seed = seed
-    iterator = iter(input_pipeline.train_dataset(data))
+    iterator = iter(datasets.train_dataset(data))
     return [next(iterator)['start'].tolist() for _ in range(3)]
   assert starts(0) == starts(0)
   assert starts(0) != starts(1)
 
 
 def test_each_epoch_is_a_new_permutation_of_every_window():
-  shuffled = input_pipeline.ShuffledWindows(10, seed=7, num_epochs=3)
+  shuffled = datasets.ShuffledWindows(10, seed=7, num_epochs=3)
   assert len(shuffled) == 30
   rows = np.stack([shuffled[i] for i in range(30)])
   assert (rows[:, 1] == 1).all()
@@ -134,15 +136,15 @@ def test_each_epoch_is_a_new_permutation_of_every_window():
   assert len({tuple(epoch) for epoch in epochs}) == 3
   positions = np.array([8, 9, 10, 11, 29, 0])  # across epoch boundaries, in any order
   np.testing.assert_array_equal(shuffled.rows(positions), rows[positions])
-  np.testing.assert_array_equal(input_pipeline.ShuffledWindows(10, 7, None).rows(positions),
+  np.testing.assert_array_equal(datasets.ShuffledWindows(10, 7, None).rows(positions),
                                 rows[positions])
 
 
 def test_whole_batch_shares_are_the_per_window_shares_batched():
-  shuffled = input_pipeline.ShuffledWindows(13, seed=0, num_epochs=2)
+  shuffled = datasets.ShuffledWindows(13, seed=0, num_epochs=2)
   for process in (0, 1):
-    windows = input_pipeline.ProcessShare(shuffled, 4, process, 2)
-    batches = input_pipeline.ProcessShare(shuffled, 4, process, 2, whole_batches=True)
+    windows = datasets.ProcessShare(shuffled, 4, process, 2)
+    batches = datasets.ProcessShare(shuffled, 4, process, 2, whole_batches=True)
     assert len(batches) == 6 and len(windows) == 12
     for k in range(6):
       np.testing.assert_array_equal(batches[k], np.stack([windows[2 * k], windows[2 * k + 1]]))
@@ -150,19 +152,19 @@ def test_whole_batch_shares_are_the_per_window_shares_batched():
 
 
 def test_iterator_state_restores_the_data_order(data):
-  iterator = iter(input_pipeline.train_dataset(data))
+  iterator = iter(datasets.train_dataset(data))
   for _ in range(2):
     next(iterator)
   state = iterator.get_state()
   expected = [next(iterator)['start'].tolist() for _ in range(3)]
-  resumed = iter(input_pipeline.train_dataset(data))
+  resumed = iter(datasets.train_dataset(data))
   resumed.set_state(state)
   assert [next(resumed)['start'].tolist() for _ in range(3)] == expected
 
 
 def test_eval_walks_each_recording_in_order_and_covers_it(data):
   data.batch_size = 5  # 2 recordings x 6 windows: the last batch needs 3 pads
-  batches = list(input_pipeline.eval_dataset(data, 'train'))
+  batches = list(datasets.eval_dataset(data, 'train'))
   valid = np.concatenate([b['valid'] for b in batches])
   recording = np.concatenate([b['recording'] for b in batches])[valid]
   start = np.concatenate([b['start'] for b in batches])[valid]
@@ -181,8 +183,8 @@ def test_eval_walks_each_recording_in_order_and_covers_it(data):
 
 def test_processes_split_the_global_batch_of_one_process(data):
   data.batch_size = 4
-  one = list(input_pipeline.train_dataset(data, num_epochs=1))
-  two = [list(input_pipeline.train_dataset(data, num_epochs=1, process_index=process,
+  one = list(datasets.train_dataset(data, num_epochs=1))
+  two = [list(datasets.train_dataset(data, num_epochs=1, process_index=process,
                                            process_count=2)) for process in (0, 1)]
   assert len(one) == len(two[0]) == len(two[1]) >= 3
   for whole, first, second in zip(one, *two):
@@ -195,10 +197,10 @@ def test_processes_split_the_global_batch_of_one_process(data):
 
 
 def test_worker_processes_give_the_same_batches(data):
-  iterator = iter(input_pipeline.train_dataset(data))
+  iterator = iter(datasets.train_dataset(data))
   expected = [next(iterator) for _ in range(2)]
   data.num_workers = 2
-  iterator = iter(input_pipeline.train_dataset(data))
+  iterator = iter(datasets.train_dataset(data))
   for want in expected:
     got = next(iterator)
     for key in want:
@@ -208,24 +210,24 @@ def test_worker_processes_give_the_same_batches(data):
 def test_bad_settings_are_explained(data):
   data.image_size = 64
   with pytest.raises(ValueError, match=r'data.image_size \(64\) must be in'):
-    input_pipeline.train_dataset(data)
+    datasets.train_dataset(data)
   data.image_size, data.subseq_frames = 32, 5
   with pytest.raises(ValueError, match=r'data.clip_frames \(16\) must be a multiple of data.subseq_frames \(5\)'):
-    input_pipeline.train_dataset(data)
+    datasets.train_dataset(data)
   data.subseq_frames, data.target = SUBSEQ, 'per_clip'
   with pytest.raises(ValueError, match="data.target must be 'clip_mean' or 'per_frame'"):
-    input_pipeline.train_dataset(data)
+    datasets.train_dataset(data)
   data.target, data.dimensions = 'clip_mean', ('valence', 'dominance')
   with pytest.raises(ValueError, match='data.dimensions must name some of'):
-    input_pipeline.train_dataset(data)
+    datasets.train_dataset(data)
   data.dimensions, data.crop_size = ('valence', 'arousal'), 56
   with pytest.raises(FileNotFoundError, match='no recola dataset built with crop size 56'):
-    input_pipeline.train_dataset(data)
+    datasets.train_dataset(data)
 
 
 def write_feature_cache(directory, data, split):
   """Features whose row r of recording i is i·1000 + r (audio: its negative), as in a real cache."""
-  for position, recording in enumerate(input_pipeline.split_recordings(data, split)):
+  for position, recording in enumerate(datasets.split_recordings(data, split)):
     rows = recording.steps - SUBSEQ + 1
     values = position * 1000 + np.arange(rows, dtype=np.float32)[:, None] * np.ones(3, np.float32)
     for modality, sign in (('visual', 1), ('audio', -1)):
@@ -238,10 +240,10 @@ def test_cached_features_come_in_the_order_and_with_the_targets_of_pixels(data, 
   write_feature_cache(tmp_path, data, 'train')
   write_feature_cache(tmp_path, data, 'dev')
   for pixels, features in [
-      (input_pipeline.train_dataset(data, num_epochs=1),
-       input_pipeline.train_dataset(data, num_epochs=1, features_dir=tmp_path)),
-      (input_pipeline.eval_dataset(data, 'dev'),
-       input_pipeline.eval_dataset(data, 'dev', features_dir=tmp_path))]:
+      (datasets.train_dataset(data, num_epochs=1),
+       datasets.train_dataset(data, num_epochs=1, features_dir=tmp_path)),
+      (datasets.eval_dataset(data, 'dev'),
+       datasets.eval_dataset(data, 'dev', features_dir=tmp_path))]:
     pixel_batches, feature_batches = list(pixels), list(features)
     assert len(feature_batches) == len(pixel_batches) > 1
     for a, b in zip(pixel_batches, feature_batches):

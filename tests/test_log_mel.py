@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from caav_jax import log_mel
+from caav_jax.input_pipeline import log_mel
+
 
 # librosa with the paper's (torchaudio's default) settings: HTK mel scale, no
 # filter normalisation, centred frames with reflect padding, periodic Hann.

@@ -5,7 +5,9 @@ import re
 import signal
 
 from caav_jax.checkpointing import Checkpoints
-from tests.entry_point import run_main, start_main, tiny_args
+from tests.entry_point import run_main
+from tests.entry_point import start_main
+from tests.entry_point import tiny_args
 
 
 def test_a_missing_recola_folder_says_how_to_obtain_it(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from scipy import ndimage
 
 from caav_jax import metrics
-from caav_jax import postprocessing
+from caav_jax.evaluation import postprocessing
+
 
 STEPS = 7501  # One 5-minute RECOLA recording at 40 ms.
 

@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from caav_jax import recipe
+from caav_jax.recipe import run as recipe
 from tests import mini_corpus
 
 
@@ -46,13 +46,6 @@ def test_the_recipe_runs_every_stage_and_tabulates_its_evaluations(config, tmp_p
   logs = {p: p.read_text() for p in seed.glob('*/train_log.jsonl')}
   assert recipe.run(config, str(tmp_path)) == text  # a rerun reuses every run and evaluation
   assert {p: p.read_text() for p in seed.glob('*/train_log.jsonl')} == logs
-
-
-def test_several_seeds_give_mean_and_std():
-  metrics = lambda v, a: {'raw': {'ccc': {'valence': v, 'arousal': a}}}
-  text = recipe.table([{'cam': metrics(0.5, 0.7)}, {'cam': metrics(0.7, 0.9)}],
-                      ['valence', 'arousal'])
-  assert text.splitlines()[-1] == '| cam | 0.600 ± 0.141 | 0.800 ± 0.141 |'
 
 
 def test_released_programs_give_back_their_memory_maps():

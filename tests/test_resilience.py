@@ -4,16 +4,18 @@ import json
 import shutil
 import signal
 
+from flax import nnx
 import jax
 import numpy as np
 import pytest
-from flax import nnx
 
 from caav_jax import checkpointing
-from caav_jax import stages
 from caav_jax import train
+from caav_jax.training import stages
 from configs import tiny
-from tests.entry_point import run_main, start_main, tiny_args
+from tests.entry_point import run_main
+from tests.entry_point import start_main
+from tests.entry_point import tiny_args
 
 
 def audio_config(raw_dir: str, data_dir: str, **train_settings):

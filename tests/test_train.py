@@ -2,15 +2,17 @@
 
 import json
 
+from flax import nnx
 import jax
+import ml_collections
 import numpy as np
 import pytest
-from flax import nnx
 
 from caav_jax import checkpointing
-from caav_jax import stages
 from caav_jax import train
-from configs import tiny
+from caav_jax.input_pipeline import datasets
+from caav_jax.training import optimizer as optimizer_lib
+from caav_jax.training import stages
 from data_pipelines.recola import recola_dataset_builder
 from tests import mini_corpus
 
@@ -29,9 +31,9 @@ def config(tmp_path_factory, media):
 
 def final_state(config, workdir):
   model = stages.create_model(config)
-  optimizer = train.create_optimizer(model, config.train, train.steps_per_epoch(config.data))
+  optimizer = optimizer_lib.create_optimizer(model, config.train, datasets.steps_per_epoch(config.data))
   checkpoints = checkpointing.Checkpoints(workdir / 'checkpoints')
-  iterator = iter(train.input_pipeline.train_dataset(config.data))
+  iterator = iter(datasets.train_dataset(config.data))
   step = checkpoints.restore(model, optimizer, iterator)
   checkpoints.close()
   return step, jax.tree.leaves(nnx.state(model, nnx.Param))
@@ -61,11 +63,14 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(config, tmp_pat
     np.testing.assert_array_equal(a, b)
 
 
-def test_the_papers_learning_rate_schedule():
-  config = tiny.get_config().train
-  config.learning_rate = 1e-4
-  schedule = train.learning_rate_schedule(config, steps_per_epoch=10)
-  epochs = {0: 1e-4, 14.9: 1e-4, 15: 1e-4, 16.9: 1e-4, 17: 0.8e-4, 18.9: 0.8e-4,
-            19: 0.64e-4, 25: 0.8 ** 5 * 1e-4}
-  for epoch, rate in epochs.items():
-    np.testing.assert_allclose(float(schedule(int(epoch * 10))), rate, rtol=1e-6)
+def test_a_call_stops_at_the_next_step_that_logs_evaluates_checkpoints_or_ends():
+  settings = ml_collections.ConfigDict({'steps': 25, 'steps_per_call': 8, 'log_every': 10,
+                                        'eval_every': 0, 'checkpoint_every': 12})
+  step, calls = 0, []
+  while step < settings.steps:
+    calls.append(train.steps_in_next_call(step, settings))
+    step += calls[-1]
+  # to 8, 10 (log), 12 (checkpoint), 20 (log), 24 (checkpoint), 25 (end)
+  assert calls == [8, 2, 2, 8, 4, 1]
+  settings.steps_per_call = 1
+  assert train.steps_in_next_call(7, settings) == 1

@@ -14,18 +14,19 @@ import jax
 import numpy as np
 import pytest
 
-from caav_jax import attention_entropy
-from caav_jax import backbone_init
 from caav_jax import checkpointing
-from caav_jax import evaluate_checkpoint
-from caav_jax import feature_cache
-from caav_jax import input_pipeline
-from caav_jax import stages
 from caav_jax import train
+from caav_jax.input_pipeline import datasets
+from caav_jax.input_pipeline import feature_cache
+from caav_jax.input_pipeline import windows as windows_lib
+from caav_jax.tools import attention_entropy
+from caav_jax.training import backbones
+from caav_jax.training import stages
+from caav_jax.workdir import Workdir
 from configs import tiny
 from data_pipelines.recola.labels import parse_gold_standard_arff
 from tests import mini_corpus
-from tests.test_tensorboard_events import read_events
+from tests.tensorboard_scalars import scalars
 
 
 def base_config(root: pathlib.Path):
@@ -122,10 +123,10 @@ def test_a_fusion_model_skips_drawing_its_loaded_backbones_and_gets_the_same_val
   root, workdirs = runs
   config = fusion_config(root, workdirs)
   model = stages.create_model(config)
-  assert backbone_init.replaced_backbones(model, config) == ['visual', 'audio']
+  assert backbones.replaced_backbones(model, config) == ['visual', 'audio']
   with jax.threefry_partitionable(False):
     every_part_drawn = nnx.jit(lambda: stages._build(config))()  # pylint: disable=protected-access
-  backbone_init.initialise_backbones(every_part_drawn, config)
+  backbones.initialise_backbones(every_part_drawn, config)
   fast, full = nnx.state(model).flat_state(), nnx.state(every_part_drawn).flat_state()
   assert [path for path, _ in fast] == [path for path, _ in full]
   for (path, a), (_, b) in zip(fast, full):
@@ -163,8 +164,8 @@ def test_training_on_cached_features_equals_training_on_pixels(runs, tmp_path):
   config.eval.checkpoint = 'latest'
   measured = attention_entropy.measure(config, str(tmp_path))
   w = np.asarray(b.fusion.cross_attention.w[...], np.float64)
-  recordings = input_pipeline.split_recordings(config.data, 'dev')
-  windows = input_pipeline.eval_windows(config.data, recordings)
+  recordings = datasets.split_recordings(config.data, 'dev')
+  windows = windows_lib.eval_windows(config.data, recordings)
   length = config.data.clip_frames // config.data.subseq_frames
   expected = {'audio': [], 'visual': []}
   for recording, start in zip(windows.recording, windows.start):
@@ -222,13 +223,12 @@ def test_eval_in_a_fresh_process_reproduces_the_training_time_predictions(runs):
 def test_training_writes_tensorboard_events_and_a_best_checkpoint(runs):
   _, workdirs = runs
   workdir = workdirs['fusion']
-  events = read_events(workdir / 'tensorboard')
-  tags = {tag for event in events for tag in event.get('values', {})}
-  assert {'loss', 'clips_per_s', 'learning_rate', 'dev_ccc_mean'} <= tags
-  losses = {event['step']: event['values']['loss'] for event in events
-            if 'loss' in event.get('values', {})}
-  np.testing.assert_allclose([losses[1], losses[2]], logged(workdir, 'loss'), rtol=1e-6)
-  checkpoints, which = backbone_init.run_checkpoints(workdir)
+  read = scalars(workdir / 'tensorboard')
+  assert {'loss', 'clips_per_s', 'learning_rate', 'dev_ccc_mean'} <= set(read)
+  assert [step for step, _ in read['loss']] == [1, 2]
+  np.testing.assert_allclose([loss for _, loss in read['loss']], logged(workdir, 'loss'),
+                             rtol=1e-6)
+  checkpoints, which = Workdir(workdir).trained_checkpoints()
   assert which == 'best' and checkpoints.metrics()['step'] == 2
   checkpoints.close()
 
@@ -236,12 +236,12 @@ def test_training_writes_tensorboard_events_and_a_best_checkpoint(runs):
 def test_eval_of_a_run_without_dev_evaluation_takes_its_latest_checkpoint(runs, tmp_path):
   _, workdirs = runs
   workdir = workdirs['unimodal_audio']  # trained with eval_every=0: an empty best/
-  assert (workdir / backbone_init.BEST_DIRECTORY).is_dir()
-  checkpoints, step, label = evaluate_checkpoint.choose_checkpoint(workdir, 'best')
+  assert Workdir(workdir).best.is_dir()
+  checkpoints, step, is_best = Workdir(workdir).checkpoint('best')
   checkpoints.close()
-  assert (step, label) == (2, 'step')
-  checkpoints, step, label = evaluate_checkpoint.choose_checkpoint(workdirs['fusion'], 'best')
+  assert (step, is_best) == (2, False)
+  checkpoints, step, is_best = Workdir(workdirs['fusion']).checkpoint('best')
   checkpoints.close()
-  assert (step, label) == (2, 'best')
+  assert (step, is_best) == (2, True)
   with pytest.raises(FileNotFoundError, match=f'{tmp_path}: no checkpoint of a training run'):
-    evaluate_checkpoint.choose_checkpoint(tmp_path, 'best')
+    Workdir(tmp_path).checkpoint('best')

@@ -1,28 +1,16 @@
 """The 3D convolution of the I3D units, computed as matrix products on the CPU.
 
-XLA's CPU backend has no fast 3D convolution: on this project's 2-core
-machine a 7×7×7 stride-2 convolution of 64 clips of 18×30×30 RGB frames takes
-1.3 s forward and backward, against 0.14 s as seven 2D convolutions, one per
-temporal tap, whose outputs are summed. Its 2D convolutions are slow too,
-above all their backward pass: on that machine (2026-11-27), forward and
-backward of a 1×1×1 unit (16 clips of 8 × 28² × 192 → 64) took 596 ms as a
-2D convolution and 161 ms as one matrix product, and a 3×3×3 unit (16 clips
-of 10 × 30² × 64 → 192) 4.3 s as per-tap 2D convolutions against 2.4 s as
-per-tap matrix products. So on the CPU each temporal tap is one matrix
-product of the spatial neighbourhoods its frames hold (`tap_matmuls`): the
-same sum of products, in another order. It costs memory: the
-neighbourhoods hold k_h·k_w / (s_h·s_w) copies of the input (XLA's
-estimate for the train step at batch 2, 112²: 4.95 GiB, against 2.20 GiB as
-2D convolutions).
+XLA's CPU backend has no fast 3D convolution, and its 2D convolutions are
+slow too, above all their backward pass. So on the CPU each temporal tap
+is one matrix product of the spatial neighbourhoods its frames hold
+(`tap_matmuls`): the same sum of products, in another order. It costs
+memory: the neighbourhoods hold k_h·k_w / (s_h·s_w) copies of the input.
 
-GPUs and TPUs keep XLA's 3D convolution (cuDNN and the TPU compiler are fast
-at it), except that on a GPU a strided convolution of a few input channels
-(I3D's RGB stem) first becomes a stride-1 one over 2×2×2 blocks
-(models/space_to_depth.py): on an H200, in bfloat16 at the paper's shapes,
-the stem alone took 81 of the visual tower's 207 ms a step as XLA's 3D
-convolution (cuDNN ran it channels first, with transposes), and the tower
-took 157 ms with the rewrite. On the CPU that rewrite is slower (7.6 against
-4.9 s for the stem at batch 2, 112², against per-tap 2D convolutions).
+GPUs and TPUs keep XLA's 3D convolution, except that on a GPU a strided
+convolution of a few input channels (I3D's RGB stem) first becomes a
+stride-1 one over 2×2×2 blocks (models/space_to_depth.py), which cuDNN
+runs without transposes. Measurements behind both choices:
+docs/performance.md, "Why each lowering exists".
 
 `conv_general_dilated` has `lax.conv_general_dilated`'s signature, so
 `nnx.Conv(..., conv_general_dilated=conv_general_dilated)` keeps its
@@ -34,6 +22,7 @@ from jax import lax
 import jax.numpy as jnp
 
 from caav_jax.models.space_to_depth import space_to_depth
+
 
 # A strided convolution of at most this many input channels runs as space_to_depth on a GPU.
 FEW_INPUT_CHANNELS = 4
@@ -47,10 +36,9 @@ def tap_matmuls(inputs: jax.Array, kernel: jax.Array, strides: tuple[int, int, i
   by row). Each temporal tap then takes the frames it meets from them, and
   one matrix product with that tap's kernel, reshaped to (k_h·k_w·C, out),
   gives its share of every output. A 1×1×1 kernel is a single matrix product over
-  channels. Building the neighbourhoods once, not once per tap, matters to
-  XLA's CPU compiler, which makes each slice a kernel of its own: with a
-  slice per tap, row and column the tiny test I3D's forward pass had 888
-  kernels and took 11.7 s to compile (2.1 s as per-tap 2D convolutions).
+  channels. The neighbourhoods are built once, not once per tap: XLA's CPU
+  compiler makes each slice a kernel of its own, and a slice per tap, row
+  and column made compiling several times slower.
 
   Args:
     inputs: (batch, frames, height, width, in_channels).

@@ -5,14 +5,16 @@
 backbones `visual` and `audio`, so a backbone moves between them by name.
 """
 
-import jax.numpy as jnp
 from flax import nnx
+import jax.numpy as jnp
 
 from caav_jax.models.audio_cnn import AudioCNN
 from caav_jax.models.fusion import Fusion
-from caav_jax.models.i3d import BATCH_NORM_MOMENTUM, InceptionI3d
+from caav_jax.models.i3d import BATCH_NORM_MOMENTUM
+from caav_jax.models.i3d import InceptionI3d
 from caav_jax.models.prediction_head import PredictionHead
-from caav_jax.models.unimodal_heads import AudioPretrainHead, VisualPretrainHead
+from caav_jax.models.unimodal_heads import AudioPretrainHead
+from caav_jax.models.unimodal_heads import VisualPretrainHead
 
 
 def frames_to_unit_range(frames: jnp.ndarray, dtype) -> jnp.ndarray:
@@ -94,9 +96,8 @@ class FusionHead(nnx.Module):
   """An EmotionModel's fusion and head, sharing their variables: what runs on cached features.
 
   A jitted step receives every variable of the modules passed to it; on
-  cached features the backbones are dead weight (a full-width concat
-  training step on CPU: 15 ms with them, 5–7 ms without, for the same
-  arithmetic). The parameters keep their paths ('fusion/…', 'head/…'), so
+  cached features the backbones are dead weight. The parameters keep their
+  paths ('fusion/…', 'head/…'), so
   an optimizer built on this part has the same state as one built on the
   whole model for these parameters.
   """
@@ -105,8 +106,8 @@ class FusionHead(nnx.Module):
     self.fusion = model.fusion
     self.head = model.head
 
-  def predict(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
-              ) -> jnp.ndarray:
+  def __call__(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
+               ) -> jnp.ndarray:
     """Fusion and head on cached backbone features: (batch, outputs)."""
     return self.head(self.fusion(audio, visual))
 

@@ -1,12 +1,14 @@
 """Builds the configured network from `config.model` and `config.data`."""
 
+from flax import nnx
 import jax.numpy as jnp
 import ml_collections
-from flax import nnx
 
-from caav_jax.config_error import ConfigError
-from caav_jax.models.emotion_model import EmotionModel, UnimodalModel
+from caav_jax.errors import ConfigError
+from caav_jax.models.emotion_model import EmotionModel
+from caav_jax.models.emotion_model import UnimodalModel
 from caav_jax.models.fusion import FUSIONS
+
 
 DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
 

@@ -1,8 +1,6 @@
 """pytorch-i3d weights (e.g. `rgb_imagenet.pt`) → `InceptionI3d` parameters, with every key and shape checked.
 
-  python -m caav_jax.models.i3d_weights --torch_file=rgb_imagenet.pt --output=i3d_rgb_imagenet.npz
-
-The state dict is read by `torch_state_dict.read_torch_state_dict`, which
+The command is caav_jax/tools/convert_i3d_weights.py. The state dict is read by `torch_state_dict.read_torch_state_dict`, which
 never runs code from the file. The output `.npz` holds one array per
 parameter and batch statistic of the trunk, keyed by its path in the model
 (`Mixed_4b/b1b/conv3d/kernel`); `load_i3d_weights` puts it into a model.
@@ -11,21 +9,16 @@ parameter and batch statistic of the trunk, keyed by its path in the model
 import os
 import zipfile
 
-from absl import app
-from absl import flags
 from flax import nnx
 import numpy as np
 
+from caav_jax.errors import WeightsFileError
 from caav_jax.models.i3d import InceptionI3d
-from caav_jax.models.torch_state_dict import read_torch_state_dict
+
 
 # pytorch-i3d's BatchNorm3d names → nnx.BatchNorm's.
 _BATCH_NORM_NAMES = {'weight': 'scale', 'bias': 'bias', 'running_mean': 'mean',
                      'running_var': 'var'}
-
-
-class WeightsFileError(ValueError):
-  """The weights file is unreadable or does not fit the model; the message names it and every problem."""
 
 
 def _model_path(torch_key: str) -> str | None:
@@ -114,28 +107,3 @@ def load_i3d_weights(model: InceptionI3d, path: str | os.PathLike) -> None:
     if name in arrays:
       variable[...] = arrays[name]
   nnx.update(model, state)
-
-
-_TORCH_FILE = flags.DEFINE_string('torch_file', None, 'pytorch-i3d state dict (.pt).')
-_OUTPUT = flags.DEFINE_string('output', None, 'Where to write the converted .npz.')
-
-
-def main(argv):
-  del argv
-  if not _TORCH_FILE.value or not _OUTPUT.value:
-    raise app.UsageError('--torch_file and --output are required')
-  model = nnx.eval_shape(lambda: InceptionI3d(rngs=nnx.Rngs(0)))
-  try:
-    converted = convert_state_dict(read_torch_state_dict(_TORCH_FILE.value), model,
-                                   _TORCH_FILE.value)
-  except (ValueError, OSError) as e:
-    raise app.UsageError(str(e)) from None
-  temporary = f'{_OUTPUT.value}.partial.npz'
-  np.savez(temporary, **converted)
-  os.replace(temporary, _OUTPUT.value)
-  count = sum(a.size for a in converted.values())
-  print(f'wrote {len(converted)} arrays ({count:,} numbers) to {_OUTPUT.value}')
-
-
-if __name__ == '__main__':
-  app.run(main)

@@ -4,21 +4,18 @@ The maximum over a box is the maximum over each of its axes in turn, and a
 window of k taps with stride s is the elementwise maximum of k strided
 slices. Written this way, the backward pass is elementwise selects that XLA
 fuses, instead of the select-and-scatter that `lax.reduce_window` (and so
-`nnx.max_pool`) differentiates into. That scatter dominated the pools'
-cost: in the I3D visual tower's train step at the paper's shapes on an H200
-it took 70 of 270 ms (a 3×3×3 pool forward and backward on the CPU: 2.5 s
-against 0.7 s).
+`nnx.max_pool`) differentiates into, and which dominated the pools' cost
+on the GPU and the CPU (docs/performance.md).
 
 I3D's pools use it (models/same_padding.py). The audio CNN keeps
-`nnx.max_pool`: its pools do not overlap, and with this function its
-tower's train step on the H200 took 33.5 ms instead of 20.0.
+`nnx.max_pool`: its pools do not overlap, and this function made its
+tower's train step slower on a GPU.
 
 The values are exactly those of `nnx.max_pool`, and so is the gradient up
 to the order in which overlapping windows add into an input: on a tie, both
 give it all to the window's first maximum in row-major order. (Plain
-`jnp.maximum` would split it between the tied inputs. The demo's flat
-synthetic faces tie often, and the split moved the visual backbone's
-gradients by up to 6e-4 of their largest.)
+`jnp.maximum` would split it between the tied inputs, which the demo's flat
+synthetic faces make often.)
 """
 
 from collections.abc import Sequence

@@ -19,6 +19,7 @@ from data_pipelines.synthetic import emotion_trajectories as emotion_lib
 from data_pipelines.synthetic import face_renderer
 from data_pipelines.synthetic import voice_synth
 
+
 SPLITS = ('train', 'dev', 'test')
 LABELLED_SPLITS = ('train', 'dev')
 DIMENSIONS = ('arousal', 'valence')
@@ -176,11 +177,9 @@ def write_video(path: pathlib.Path, frames: Iterable[np.ndarray], width: int,
 
   Encoding is single-threaded, the frames reach x264 already in yuv420p
   (converted by OpenCV), and x264's macroblock tree and rate-control
-  lookahead are off, so that the same frames give the same bytes. With them
-  on, the first group of pictures (250 frames) came out different in most
-  encodings of the same 300 frames, within one process and across
-  processes, by up to 53 levels in about 2 % of its pixels; with them off,
-  8 of 8 encodings in two processes were identical (2026-11-28).
+  lookahead are off, so that the same frames give the same bytes (with them
+  on, the first group of pictures differed between encodings of the same
+  frames; docs/synthetic_corpus.md).
 
   Args:
     path: Output file.

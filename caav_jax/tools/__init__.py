@@ -1,0 +1,1 @@
+"""One-off commands on trained runs and weights: attention sharpness, I3D weight conversion."""

@@ -1,0 +1,1 @@
+"""What the modes train with: stages, backbones, optimizer, jitted steps, sharding, run logs, feature extraction."""
