@@ -7,6 +7,7 @@ recipe (the paper's whole recipe and a results table). Errors a user can
 mend (caav_jax/errors.py) are printed as one line.
 """
 
+import os
 import sys
 
 from absl import app
@@ -46,6 +47,17 @@ def initialise_distributed(distributed) -> None:
         process_id=None if distributed.process_id < 0 else distributed.process_id)
 
 
+def check_devices() -> None:
+  """Exits with one line when the asked-for platform (JAX_PLATFORMS, set by ./run.sh) has no device."""
+  try:
+    jax.devices()
+  except Exception as error:  # pylint: disable=broad-except  # jax raises several types here
+    platforms = os.environ.get('JAX_PLATFORMS') or 'any'
+    detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    sys.exit(f'caav_jax: JAX_PLATFORMS={platforms}: no such device on this machine ({detail}); '
+             'unset CAAV_ACCELERATOR (./run.sh) or JAX_PLATFORMS to run on the CPU')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'unexpected arguments: {" ".join(argv[1:])}')
@@ -57,6 +69,7 @@ def main(argv):
   except OSError as error:
     sys.exit(f'caav_jax: cannot load the --config file: {" ".join(str(error).split())}')
   initialise_distributed(config.distributed)
+  check_devices()
   try:
     MODES[_MODE.value](config, workdir.create_writable(_WORKDIR.value))
   except USER_ERRORS as error:

@@ -92,6 +92,7 @@ def benchmark_config() -> ml_collections.ConfigDict:
   benchmark.warmup_steps = 2
   benchmark.timed_steps = 10
   benchmark.pipeline_batches = 8  # batches timed for the input-pipeline figure; 0 skips it
+  benchmark.shapes = ''  # a name for the workload in the report (configs/benchmark.py sets it)
   return benchmark
 
 

@@ -9,6 +9,7 @@ from flax import nnx
 import jax
 import pytest
 
+from caav_jax.benchmark import peaks
 from caav_jax.benchmark import report as benchmark_report
 from caav_jax.benchmark import run as benchmark
 from caav_jax.input_pipeline import datasets
@@ -81,6 +82,7 @@ def test_step_figures_follow_from_the_timed_steps(measured):
     assert row['flops_per_step'] > 0
     assert row['tflops_per_s'] == pytest.approx(
         row['flops_per_step'] / row['step_time_median_s'] / 1e12)
+    assert row['fraction_of_peak'] is None  # no listed peak for a CPU
     assert row['program_memory_bytes'] > 0
     assert row['peak_memory_bytes'] is None or row['peak_memory_bytes'] > 0
   # Forward + backward + update costs well over twice the forward alone.
@@ -105,7 +107,8 @@ def test_json_and_markdown_files(measured):
   _, rows, output = measured
   device = jax.devices()[0]
   name = f'{benchmark.device_slug(device.device_kind)}_{jax.device_count()}x'
-  assert sorted(path.name for path in output.iterdir()) == [f'{name}.json', f'{name}.md']
+  assert sorted(path.name for path in output.iterdir()) == [
+      'comparison.md', f'{name}.json', f'{name}.md']
   results = json.loads((output / f'{name}.json').read_text())
   assert results['rows'] == rows
   header = results['header']
@@ -117,6 +120,11 @@ def test_json_and_markdown_files(measured):
   table = [line for line in lines if line.startswith('| ')]
   assert table[0].startswith('| step | dtype | batch |')
   assert [line.split(' | ')[0][2:] for line in table[1:]] == [row['step'] for row in rows]
+  # The comparison of every device measured in this folder: here, this one against itself.
+  compared = [line.split(' | ') for line in (output / 'comparison.md').read_text().splitlines()
+              if line.startswith('| ')][1:]
+  assert len(compared) == len(rows)
+  assert all(line[-1] == '1.00 |' for line in compared)
 
 
 def faster_copy(results):
@@ -170,3 +178,12 @@ def test_unreadable_files_are_named(tmp_path):
   wrong.write_text('[1, 2]')
   with pytest.raises(benchmark_report.ResultsFileError, match='wrong.json: not a benchmark'):
     benchmark_report.load_results(wrong)
+
+
+def test_peaks_are_the_data_sheets_dense_bfloat16_figures():
+  assert peaks.peak_tflops('NVIDIA H100 80GB HBM3', 'bfloat16') == 989.0
+  assert peaks.peak_tflops('NVIDIA H100 PCIe', 'bfloat16') == 756.0
+  assert peaks.peak_tflops('NVIDIA L40S', 'bfloat16') == 362.0  # not L4's
+  assert peaks.peak_tflops('TPU v5 lite', 'bfloat16') == 197.0  # not v5p's
+  assert peaks.peak_tflops('NVIDIA H100 80GB HBM3', 'float32') is None
+  assert peaks.peak_tflops('cpu', 'bfloat16') is None

@@ -52,3 +52,12 @@ def test_sigterm_saves_a_checkpoint_then_exits_and_the_run_resumes(tmp_path, min
   assert f'resumed from step {saved}' in result.stdout
   steps = [json.loads(line)['step'] for line in (workdir / 'train_log.jsonl').read_text().splitlines()]
   assert steps[-1] == saved + 1 and steps.count(saved + 1) == 1
+
+
+def test_a_platform_without_devices_is_one_line(tmp_path, monkeypatch):
+  monkeypatch.setenv('JAX_PLATFORMS', 'cuda')  # what CAAV_ACCELERATOR=cuda12 sets; no GPU here
+  result = run_main('--config=configs/tiny.py', f'--workdir={tmp_path}')
+  assert result.returncode == 1 and 'Traceback' not in result.stderr
+  line = result.stderr.strip().splitlines()[-1]
+  assert line.startswith('caav_jax: JAX_PLATFORMS=cuda: no such device on this machine (')
+  assert line.endswith('unset CAAV_ACCELERATOR (./run.sh) or JAX_PLATFORMS to run on the CPU')

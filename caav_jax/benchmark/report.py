@@ -22,12 +22,12 @@ HEADER_KEYS = ('device_kind', 'device_count', 'jax_version', 'timestamp_utc', 'w
 ROW_KEYS = ('step', 'dtype', 'batch_size', 'clips_per_s', 'frames_per_s', 'step_time_median_s',
             'compile_s', 'tflops_per_s', 'peak_memory_bytes')
 COMPARISON_COLUMNS = ('device', 'step', 'dtype', 'batch', 'clips/s', 'frames/s', 'step ms median',
-           'compile s', 'TFLOP/s', 'peak mem GiB', '× vs first file')
+                      'compile s', 'TFLOP/s', '% of peak', 'peak mem GiB', '× vs first file')
 STEP_ORDER = ('train', 'train_on_features', 'inference', 'input_pipeline')
 GIB = 2 ** 30
 RUN_COLUMNS = ('step', 'dtype', 'batch', 'compile s', 'step ms median', 'step ms p90',
-                 'clips/s', 'frames/s', 'GFLOP/step', 'TFLOP/s', 'peak mem GiB',
-                 'XLA mem GiB')
+               'clips/s', 'frames/s', 'GFLOP/step', 'TFLOP/s', '% of peak', 'peak mem GiB',
+               'XLA mem GiB')
 
 
 def cell(value: float | None, spec: str, factor: float = 1.0) -> str:
@@ -42,12 +42,15 @@ def markdown(head: dict[str, Any], rows: list[dict[str, Any]]) -> str:
       f"# Benchmark: {head['device_kind']} ×{head['device_count']} "
       f"({head['platform']}, jax {head['jax_version']}, {head['timestamp_utc']})",
       '',
+      (f"Shapes: {workload['shapes']}. " if workload.get('shapes') else '') +
       f"Stage {workload['stage']}, fusion {workload['fusion']}, widths "
       f"{workload['visual_width']:g} (visual) / {workload['audio_width']:g} (audio); clips of "
       f"{workload['clip_frames']} frames at {workload['image_size']}² in sub-sequences of "
       f"{workload['subseq_frames']}; {head['warmup_steps']} warm-up and "
-      f"{head['timed_steps']} timed steps. Peak memory is the devices' high-water mark so "
-      'far; XLA memory is the compiled step\'s own estimate per device.',
+      f"{head['timed_steps']} timed steps; the input pipeline with {head['pipeline_workers']} "
+      "Grain workers. % of peak: against the chip's dense bfloat16 peak "
+      "(caav_jax/benchmark/peaks.py; '–' for CPUs and float32). Peak memory is the devices' "
+      "high-water mark so far; XLA memory is the compiled step's own estimate per device.",
       '',
       '| ' + ' | '.join(RUN_COLUMNS) + ' |',
       '|' + '---|' * len(RUN_COLUMNS),
@@ -57,7 +60,8 @@ def markdown(head: dict[str, Any], rows: list[dict[str, Any]]) -> str:
              cell(row['compile_s'], '.1f'), cell(row['step_time_median_s'], '.1f', 1e3),
              cell(row['step_time_p90_s'], '.1f', 1e3), cell(row['clips_per_s'], '.2f'),
              cell(row['frames_per_s'], '.1f'), cell(row['flops_per_step'], ',.2f', 1e-9),
-             cell(row['tflops_per_s'], '.3g'), cell(row['peak_memory_bytes'], '.2f', 1 / GIB),
+             cell(row['tflops_per_s'], '.3g'), cell(row.get('fraction_of_peak'), '.1f', 100),
+             cell(row['peak_memory_bytes'], '.2f', 1 / GIB),
              cell(row['program_memory_bytes'], '.2f', 1 / GIB))
     lines.append('| ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'
@@ -135,6 +139,7 @@ def comparison(results: list[dict[str, Any]], names: list[str]) -> str:
              str(row['batch_size']), cell(row['clips_per_s'], '.2f'),
              cell(row['frames_per_s'], '.1f'), cell(row['step_time_median_s'], '.1f', 1e3),
              cell(row['compile_s'], '.1f'), cell(row['tflops_per_s'], '.3g'),
+             cell(row.get('fraction_of_peak'), '.1f', 100),
              cell(row['peak_memory_bytes'], '.2f', 1 / GIB), cell(ratio, '.2f'))
     lines.append('| ' + ' | '.join(cells) + ' |')
   return '\n'.join(lines) + '\n'

@@ -24,9 +24,11 @@ import numpy as np
 from caav_jax.atomic_write import atomic_write
 from caav_jax.benchmark import input_pipeline as input_pipeline_benchmark
 from caav_jax.benchmark import parts
+from caav_jax.benchmark import peaks
 from caav_jax.benchmark import report
 from caav_jax.benchmark.flops import program_flops
 from caav_jax.errors import ConfigError
+from caav_jax.errors import ResultsFileError
 from caav_jax.input_pipeline import datasets
 from caav_jax.input_pipeline import log_mel
 from caav_jax.training import optimizer as optimizer_lib
@@ -121,6 +123,7 @@ def measure_step(label: str, step: Callable, args: tuple,
   median_s = statistics.median(step_times_s)
   clips_per_s = batch_size / median_s
   flops = program_flops(lowered)
+  peak = peaks.peak_tflops(jax.devices()[0].device_kind, config.model.dtype)
   row = {
       'step': label, 'dtype': config.model.dtype, 'batch_size': batch_size,
       'compile_s': compile_s, 'step_times_s': step_times_s,
@@ -130,6 +133,7 @@ def measure_step(label: str, step: Callable, args: tuple,
       'frames_per_s': clips_per_s * config.data.clip_frames,
       'flops_per_step': flops,
       'tflops_per_s': None if flops is None else flops / median_s / 1e12,
+      'fraction_of_peak': None if flops is None or peak is None else flops / median_s / 1e12 / peak,
       'peak_memory_bytes': peak_memory_bytes(),
       'program_memory_bytes': compiled_memory_bytes(compiled),
   }
@@ -196,7 +200,8 @@ def measure_input_pipeline(config: ml_collections.ConfigDict) -> dict[str, Any]:
       'compile_s': None, 'step_times_s': [], 'step_time_median_s': None,
       'step_time_p90_s': None, 'clips_per_s': windows_per_s,
       'frames_per_s': windows_per_s * data.clip_frames, 'flops_per_step': None,
-      'tflops_per_s': None, 'peak_memory_bytes': None, 'program_memory_bytes': None,
+      'tflops_per_s': None, 'fraction_of_peak': None, 'peak_memory_bytes': None,
+      'program_memory_bytes': None,
   }
 
 
@@ -211,7 +216,7 @@ def header(config: ml_collections.ConfigDict) -> dict[str, Any]:
       'timestamp_utc': datetime.datetime.now(datetime.timezone.utc).isoformat(
           timespec='seconds'),
       'workload': {
-          'stage': config.train.stage, 'fusion': model.fusion,
+          'shapes': config.benchmark.shapes, 'stage': config.train.stage, 'fusion': model.fusion,
           'visual_width': model.visual_width, 'audio_width': model.audio_width,
           'clip_frames': data.clip_frames, 'subseq_frames': data.subseq_frames,
           'image_size': data.image_size, 'outputs': len(data.dimensions),
@@ -243,7 +248,8 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> list[d
   Args:
     config: the whole configuration; `config.model.dtype` and
       `config.data.batch_size` are replaced by each measured value.
-    workdir: the results go to `<workdir>/benchmark/<device>_<count>x.{json,md}`.
+    workdir: the results go to `<workdir>/benchmark/<device>_<count>x.{json,md}`,
+      and `<workdir>/benchmark/comparison.md` compares every device measured there.
 
   Returns:
     The rows, as written to the JSON file (rewritten after each row, so that
@@ -282,4 +288,20 @@ def run(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> list[d
   if config.benchmark.pipeline_batches:
     record(measure_input_pipeline(config))
   print(report.markdown(head, rows), flush=True)
+  if jax.process_index() == 0:
+    compare_devices(output, stem.with_suffix('.json'))
   return rows
+
+
+def compare_devices(output: pathlib.Path, first: pathlib.Path) -> None:
+  """Writes `output/comparison.md`: every device's results found there, ratios against `first`'s."""
+  results, names = [], []
+  for path in [first] + sorted(p for p in output.glob('*.json') if p != first):
+    try:
+      results.append(report.load_results(path))
+      names.append(path.name)
+    except ResultsFileError as error:
+      print(f'comparison: skipping {error}', flush=True)
+  with atomic_write(output / 'comparison.md') as file:
+    file.write(report.comparison(results, names))
+  print(f'wrote {output / "comparison.md"} ({len(results)} result files)', flush=True)
