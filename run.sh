@@ -6,6 +6,8 @@
 #                         pipeline on this machine's device; runs/benchmark/ compares every device measured
 # Python 3.11, 3.12 or 3.13 (PYTHON=... picks one; else the newest found). Accelerator:
 #   CAAV_ACCELERATOR=cpu (default) | cuda12 | cuda13 | tpu   adds the matching jax plugin.
+# A node with no package registry: CAAV_WHEELHOUSE=DIR (made by scripts/wheelhouse.sh) uses
+#   the interpreter's own packages (its jax) and installs DIR's wheels on top, offline.
 # Set-up is idempotent: .venv is rebuilt only when the lock, pyproject.toml, the Python
 # version or the accelerator change.
 set -euo pipefail
@@ -50,17 +52,29 @@ fi
 
 VENV=.venv
 STAMP="$VENV/.setup-stamp"
-want="$( (cat "$LOCK" pyproject.toml; echo "$PY_VERSION $ACCELERATOR") | sha256sum | cut -d' ' -f1)"
+WHEELHOUSE="${CAAV_WHEELHOUSE:-}"
+if [[ -n "$WHEELHOUSE" ]]; then
+  compgen -G "$WHEELHOUSE/*.whl" >/dev/null || fail "CAAV_WHEELHOUSE=$WHEELHOUSE: no wheels there (scripts/wheelhouse.sh makes them)"
+fi
+want="$( (cat "$LOCK" pyproject.toml; echo "$PY_VERSION $ACCELERATOR $WHEELHOUSE"; [[ -z "$WHEELHOUSE" ]] || ls "$WHEELHOUSE") \
+        | sha256sum | cut -d' ' -f1)"
 if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
   say "setting up $VENV with Python $PY_VERSION ($(command -v "$PYTHON")), $LOCK, accelerator $ACCELERATOR ..."
   rm -f "$STAMP"
   if [[ -x "$VENV/bin/python" && "$(version_of "$VENV/bin/python")" != "$PY_VERSION" ]]; then
     rm -rf "$VENV"
   fi
-  [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
   pip_install() { "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$@"; }
-  pip_install -r "$LOCK"
-  if [[ "$ACCELERATOR" != cpu ]]; then
+  if [[ -n "$WHEELHOUSE" ]]; then
+    # The interpreter itself (an image's Python is often a venv already) and the wheels beside it.
+    rm -rf "$VENV"
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-index --no-deps \
+      --target "$VENV/wheelhouse-site" "$WHEELHOUSE"/*.whl
+  else
+    [[ -x "$VENV/bin/python" ]] || "$PYTHON" -m venv "$VENV"
+    pip_install -r "$LOCK"
+  fi
+  if [[ "$ACCELERATOR" != cpu && -z "$WHEELHOUSE" ]]; then
     # The pyproject extra of that name, held to the lock's versions (jax, jaxlib).
     "$VENV/bin/python" -c 'import sys, tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"][sys.argv[1]]))' \
       "$ACCELERATOR" > "$VENV/accelerator-requirements.txt"
@@ -68,8 +82,13 @@ if [[ ! -f "$STAMP" || "$(cat "$STAMP")" != "$want" ]]; then
   fi
   echo "$want" > "$STAMP"
 fi
-PY="$VENV/bin/python"
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+if [[ -n "$WHEELHOUSE" ]]; then
+  PY="$PYTHON"
+  export PYTHONPATH="$PWD:$PWD/$VENV/wheelhouse-site${PYTHONPATH:+:$PYTHONPATH}"
+else
+  PY="$VENV/bin/python"
+  export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
 export TF_CPP_MIN_LOG_LEVEL=3
 WORK="${CAAV_WORKDIR:-runs}"
 
