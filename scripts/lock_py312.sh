@@ -8,11 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-platforms=()
-for tag in manylinux2014 manylinux_2_17 manylinux_2_24 manylinux_2_25 manylinux_2_26 \
-           manylinux_2_27 manylinux_2_28 manylinux_2_31 manylinux_2_34 manylinux_2_35; do
-  platforms+=(--platform "${tag}_x86_64")
-done
+source scripts/wheel_platforms.sh
 python3 -m pip wheel --quiet --no-deps promise==2.3 -w "$work/wheels"
 # The direct dependencies (pyproject.toml) for Python >= 3.12, and the test tools.
 python3 - "$work/direct.txt" <<'PY'

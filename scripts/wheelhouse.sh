@@ -33,18 +33,15 @@ def pins(path):
       found[norm(line)] = None  # a name without its version
   return found
 lock, node = pins(sys.argv[1]), pins(sys.argv[2])
-keep = ('jax', 'jaxlib')
-wanted = [f'{name}=={version}' for name, version in sorted(lock.items())
-          if not (name in keep or name.startswith(('jax-', 'nvidia-', 'libtpu')))
-          and node.get(name, '') != version and not (name in node and node[name] is None)]
+def carried(name, version):
+  if name in ('jax', 'jaxlib') or name.startswith(('jax-', 'nvidia-', 'libtpu')):
+    return False  # the image's own
+  return name not in node or node[name] not in (version, None)  # missing, or another version
+wanted = [f'{name}=={version}' for name, version in sorted(lock.items()) if carried(name, version)]
 open(sys.argv[3], 'w').write('\n'.join(wanted) + '\n')
 PY
 
-platforms=()
-for tag in manylinux2014 manylinux_2_17 manylinux_2_24 manylinux_2_25 manylinux_2_26 \
-           manylinux_2_27 manylinux_2_28 manylinux_2_31 manylinux_2_34 manylinux_2_35; do
-  platforms+=(--platform "${tag}_x86_64")
-done
+source scripts/wheel_platforms.sh
 mkdir -p "$work/wheels"
 if grep -q '^promise==' "$work/wanted.txt"; then  # TFDS's `promise` ships only an sdist (pure Python)
   python3 -m pip wheel --quiet --no-deps "$(grep '^promise==' "$work/wanted.txt")" -w "$work/wheels"
@@ -59,9 +56,9 @@ import pathlib, re, sys
 norm = lambda name: re.sub(r'[-_.]+', '-', name).lower()
 node = {norm(re.split(r'[=<> ]', line.strip())[0]) for line in open(sys.argv[1]) if line.strip()}
 for wheel in pathlib.Path(sys.argv[2]).glob('*.whl'):
-  name, _, tags = wheel.stem.partition('-')[0], None, wheel.stem.split('-')[-1]
-  if norm(name) in node and tags != 'any':
-    print(f'  the image has {norm(name)}: its own build is used, not {wheel.name}')
+  fields = wheel.stem.split('-')  # name-version-python-abi-platform
+  if norm(fields[0]) in node and fields[-1] != 'any':
+    print(f'  the image has {norm(fields[0])}: its own build is used, not {wheel.name}')
     wheel.unlink()
 PY
 rm -rf "$out"

@@ -15,6 +15,7 @@ import numpy as np
 from tensorboardX import summary
 from tensorboardX.event_file_writer import EventsWriter
 from tensorboardX.proto import event_pb2
+from tensorboardX.proto import summary_pb2
 
 from caav_jax.atomic_write import atomic_write
 from caav_jax.workdir import Workdir
@@ -66,9 +67,10 @@ class RunLog:
       return
     self._log.write(json.dumps({'step': step, **values}) + '\n')
     self._log.flush()
-    for tag, value in values.items():
-      if np.isscalar(value):
-        self._write_event(event_pb2.Event(step=step, summary=summary.scalar(tag, value)))
+    scalars = [summary.scalar(tag, value).value[0] for tag, value in values.items()
+               if np.isscalar(value)]
+    if scalars:  # one event per record, as TensorBoard's own writers do
+      self._write_event(event_pb2.Event(step=step, summary=summary_pb2.Summary(value=scalars)))
 
   def close(self) -> None:
     if self._writes:
