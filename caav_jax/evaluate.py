@@ -12,41 +12,22 @@ Writes into <workdir>/evaluation/step_<N>/ (best_step_<N>/ for the best checkpoi
 import os
 import pathlib
 
-from flax import nnx
-import jax
 import ml_collections
 import numpy as np
 
 from caav_jax.evaluation import outputs
 from caav_jax.evaluation import postprocessing
 from caav_jax.evaluation import predict
+from caav_jax.evaluation import restore
 from caav_jax.evaluation import scoring
 from caav_jax.input_pipeline import datasets
 from caav_jax.training import sharding
-from caav_jax.training import stages
 from caav_jax.workdir import Workdir
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.labels import STEP_SECONDS
 
 
 METRICS_FILE = 'metrics.json'
-
-
-def restore_for_evaluation(config: ml_collections.ConfigDict, workdir: Workdir,
-                           mesh: jax.sharding.Mesh) -> tuple[nnx.Module, int, bool]:
-  """The model with `config.eval.checkpoint` of `workdir` loaded, replicated, in eval mode.
-
-  Returns:
-    (model, step, whether it is the best-on-dev checkpoint).
-  """
-  checkpoints, step, is_best = workdir.checkpoint(config.eval.checkpoint)
-  model = stages.abstract_model(config)
-  try:
-    checkpoints.restore_model(model, step, sharding=sharding.replicated(mesh))
-  finally:
-    checkpoints.close()
-  stages.set_training(model, config.train.stage, False)
-  return model, step, is_best
 
 
 def trained_features(config: ml_collections.ConfigDict, workdir: Workdir) -> pathlib.Path | None:
@@ -90,7 +71,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> d
   data, settings = config.data, config.eval
   datasets.ensure_dataset(data)
   mesh = sharding.data_mesh()
-  model, step, is_best = restore_for_evaluation(config, workdir, mesh)
+  model, step, is_best = restore.restore_for_evaluation(config, workdir, mesh)
   features_dir = trained_features(config, workdir)
   output = workdir.evaluation(step, best=is_best)
   label = 'best' if is_best else 'step'

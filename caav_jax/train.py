@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
+from caav_jax import run_config
 from caav_jax.atomic_write import atomic_write
 from caav_jax.checkpointing import Checkpoints
 from caav_jax.evaluation import predict
@@ -83,6 +84,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
   workdir = Workdir(pathlib.Path(workdir))
   workdir.root.mkdir(parents=True, exist_ok=True)
   writes = jax.process_index() == 0
+  if writes:  # what --mode=eval and --mode=predict read back with --workdir alone
+    run_config.save(config, workdir.config)
   datasets.ensure_dataset(config.data)
   model = stages.create_model(config)
   features_dir = feature_extraction.ensure_features(

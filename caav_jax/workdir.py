@@ -8,6 +8,8 @@
   train_log.jsonl       one JSON line per logged step and per dev pass
   tensorboard/          TensorBoard event files of the same figures
   benchmark/            --mode=benchmark's tables
+  config.json           the resolved configuration of the run's latest start (run_config.py)
+  predictions/          --mode=predict's outputs, unless --output says elsewhere
 """
 
 import dataclasses
@@ -55,6 +57,19 @@ class Workdir:
   @property
   def benchmark(self) -> pathlib.Path:
     return self.root / 'benchmark'
+
+  @property
+  def config(self) -> pathlib.Path:
+    return self.root / 'config.json'
+
+  @property
+  def predictions(self) -> pathlib.Path:
+    return self.root / 'predictions'
+
+  def runs_inside(self) -> list[pathlib.Path]:
+    """Folders below this one (two levels at most: a recipe's seed_N/name) that hold a run."""
+    found = [*self.root.glob('*/config.json'), *self.root.glob('*/*/config.json')]
+    return sorted(path.parent for path in found)
 
   def latest_step(self) -> int | None:
     """The step of the latest checkpoint, or None when there is none."""

@@ -96,6 +96,15 @@ def benchmark_config() -> ml_collections.ConfigDict:
   return benchmark
 
 
+def predict_config() -> ml_collections.ConfigDict:
+  """--mode=predict (docs/predict.md)."""
+  predict = ml_collections.ConfigDict()
+  # Windows per model call. On a CPU one is fastest and leanest (docs/performance.md); on an
+  # accelerator a batch pays. Rounded up to a multiple of the device count.
+  predict.batch_size = 1
+  return predict
+
+
 def recipe_config() -> ml_collections.ConfigDict:
   """--mode=recipe: the paper's recipe end to end (caav_jax/recipe.py)."""
   recipe = ml_collections.ConfigDict()
@@ -128,6 +137,7 @@ def get_config() -> ml_collections.ConfigDict:
   config.train = train_config()
   config.eval = eval_config()
   config.benchmark = benchmark_config()
+  config.predict = predict_config()
   config.recipe = recipe_config()
   config.distributed = distributed_config()
   return config

@@ -1,4 +1,4 @@
-"""Evaluation outputs: per-recording CSV, AVEC ARFF predictions, plots, metrics JSON.
+"""Evaluation and prediction outputs: per-recording CSV, AVEC ARFF predictions, plots, metrics JSON.
 
 Every writer creates the parent directories and writes atomically
 (caav_jax/atomic_write.py): a failed write leaves any earlier file untouched.
@@ -158,6 +158,65 @@ def plot_recording(path: str | os.PathLike, times: np.ndarray, predictions: np.n
     panel.plot(times, golds[:, column], label='gold', color='black', linewidth=1)
     panel.plot(times, predictions[:, column], label='prediction', color='tab:red', linewidth=1)
     panel.set_title(f'{name}: CCC = {ccc:.3f}')
+    panel.set_ylabel(name)
+    panel.legend(loc='upper right')
+  axes[-1].set_xlabel('time (s)')
+  figure.suptitle(title)
+  with atomic_write(path, binary=True) as file:
+    figure.savefig(file, format='png', dpi=100)
+
+
+def write_prediction_csv(path: str | os.PathLike, times: np.ndarray, predictions: np.ndarray,
+                         face_found: np.ndarray, dimensions: Sequence[str]) -> None:
+  """Writes a predicted video's rows: `time_s,<dim>,...,face_found` (0 or 1), one per step.
+
+  Raises:
+    ValueError: on shapes that disagree, NaN or infinite values, or bad names.
+  """
+  _check_dimensions(dimensions)
+  times = _check_times(times)
+  values = _as_finite(predictions, 'predictions', (times.size, len(dimensions)))
+  found = np.asarray(face_found, bool)
+  if found.shape != times.shape:
+    raise ValueError(f'face_found must have shape {times.shape}, got {found.shape}')
+  header = ','.join(['time_s', *dimensions, 'face_found'])
+  with atomic_write(path) as file:
+    np.savetxt(file, np.column_stack([times, values, found]), delimiter=',', header=header,
+               comments='', fmt=['%.2f'] + ['%.6f'] * len(dimensions) + ['%d'])
+
+
+def _runs(flags: np.ndarray) -> list[tuple[int, int]]:
+  """[first, last + 1) of each run of True in a 1-D bool array."""
+  edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+  return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
+
+
+def plot_prediction(path: str | os.PathLike, times: np.ndarray, predictions: np.ndarray,
+                    face_found: np.ndarray, dimensions: Sequence[str], title: str) -> None:
+  """Plots a predicted video's curves over time, one panel per dimension, as PNG.
+
+  Stretches without a face are shaded grey: there the prediction rests on the
+  voice alone (the model sees black frames).
+
+  Raises:
+    ValueError: on shapes that disagree, NaN or infinite values, or bad names.
+  """
+  _check_dimensions(dimensions)
+  times = _check_times(times)
+  predictions = _as_finite(predictions, 'predictions', (times.size, len(dimensions)))
+  step = times[1] - times[0] if times.size > 1 else 0.04
+  figure = figure_lib.Figure(figsize=(10, 2.2 * len(dimensions) + 0.6), layout='constrained')
+  backend_agg.FigureCanvasAgg(figure)
+  axes = figure.subplots(len(dimensions), 1, sharex=True, squeeze=False)[:, 0]
+  faceless = _runs(~np.asarray(face_found, bool))
+  limit = max(1.0, 1.05 * float(np.abs(predictions).max()))
+  for column, (name, panel) in enumerate(zip(dimensions, axes)):
+    for index, (first, end) in enumerate(faceless):
+      panel.axvspan(times[first], times[end - 1] + step, color='0.85', linewidth=0,
+                    label='no face' if index == 0 else None)
+    panel.axhline(0, color='0.6', linewidth=0.6)
+    panel.plot(times, predictions[:, column], color='tab:red', linewidth=1.2, label=name)
+    panel.set_ylim(-limit, limit)
     panel.set_ylabel(name)
     panel.legend(loc='upper right')
   axes[-1].set_xlabel('time (s)')

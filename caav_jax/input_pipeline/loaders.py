@@ -34,6 +34,21 @@ from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.recording import RecordingSummary
 
 
+def window_inputs(faces: np.ndarray, audio: np.ndarray, subseqs: int) -> dict[str, np.ndarray]:
+  """A window's model inputs from its steps: (clip, side, side, 3) uint8 RGB faces and
+  (clip, 640) audio → frames (subseqs, subseq_frames, side, side, 3) and spectrograms
+  (subseqs, 128, 65), one per sub-sequence's audio."""
+  return {'frames': faces.reshape(subseqs, -1, *faces.shape[1:]),
+          'spectrograms': log_mel.log_mel_spectrogram(audio.reshape(subseqs, -1))}
+
+
+def centre_crop(frames: np.ndarray, size: int) -> np.ndarray:
+  """The central size × size square of every frame (..., height, width, channels)."""
+  top = (frames.shape[-3] - size) // 2
+  left = (frames.shape[-2] - size) // 2
+  return frames[..., top:top + size, left:left + size, :]
+
+
 def smoothed_labels(summary: RecordingSummary, dimensions: Sequence[str],
                     median_kernel: int) -> np.ndarray:
   """(steps, dims) gold standard, median-filtered along time (edges repeated)."""
@@ -104,10 +119,8 @@ class LoadWindow(grain.transforms.Map):
     annotations = {key: value[0] for key, value in self._annotations(window[None]).items()}
     steps = self._read(self._offsets[annotations['recording']] + annotations['start'],
                        self._clip)
-    frames = np.stack([step['face'] for step in steps])
-    audio = np.concatenate([step['audio'] for step in steps])
-    return {'frames': frames.reshape(self._subseqs, -1, *frames.shape[1:]),
-            'spectrograms': log_mel.log_mel_spectrogram(audio.reshape(self._subseqs, -1)),
+    return {**window_inputs(np.stack([step['face'] for step in steps]),
+                            np.stack([step['audio'] for step in steps]), self._subseqs),
             **annotations}
 
 
@@ -181,7 +194,4 @@ class CentreCrop(grain.transforms.Map):
     self._size = image_size
 
   def map(self, element: dict[str, Any]) -> dict[str, Any]:
-    frames = element['frames']
-    top = (frames.shape[-3] - self._size) // 2
-    left = (frames.shape[-2] - self._size) // 2
-    return {**element, 'frames': frames[..., top:top + self._size, left:left + self._size, :]}
+    return {**element, 'frames': centre_crop(element['frames'], self._size)}

@@ -23,8 +23,8 @@ import jax
 from ml_collections import config_flags
 import numpy as np
 
-from caav_jax import evaluate
 from caav_jax.errors import ConfigError
+from caav_jax.evaluation import restore
 from caav_jax.input_pipeline import datasets
 from caav_jax.models.cross_attention import l2_normalise
 from caav_jax.training import sharding
@@ -49,7 +49,7 @@ def measure(config, workdir: str) -> dict[str, tuple[float, float]]:
   if not features_dir.is_dir():
     raise FileNotFoundError(f'{features_dir}: no feature cache; set --config.train.feature_dir '
                             'to the features the run was trained on')
-  model, _, _ = evaluate.restore_for_evaluation(config, run, sharding.data_mesh())
+  model, _, _ = restore.restore_for_evaluation(config, run, sharding.data_mesh())
   attention = jax.jit(lambda a, v: model.fusion.cross_attention.attention(
       l2_normalise(a), l2_normalise(v)))
   audio, visual = [], []

@@ -2,7 +2,9 @@
 
 import dataclasses
 import io
-from typing import Any, Iterator
+from typing import Any
+from typing import Callable
+from typing import Iterator
 
 from absl import logging
 import cv2
@@ -13,7 +15,8 @@ from data_pipelines.recola import face_images
 from data_pipelines.recola import faces
 from data_pipelines.recola import video
 from data_pipelines.recola.errors import RecolaInputError
-from data_pipelines.recola.labels import DIMENSIONS, STEP_SECONDS
+from data_pipelines.recola.labels import DIMENSIONS
+from data_pipelines.recola.labels import STEP_SECONDS
 from data_pipelines.recola.labels import parse_gold_standard_arff
 from data_pipelines.recola.layout import Recording
 
@@ -117,32 +120,48 @@ def check_recording(recording: Recording, options: ReadOptions) -> None:
   audio_lib.check_wav(recording.audio)
 
 
-def _encode(crop_bgr: np.ndarray, quality: int) -> io.BytesIO:
+def encode_face(crop_bgr: np.ndarray, quality: int) -> io.BytesIO:
+  """A face crop as the dataset stores it: JPEG of the given quality."""
   ok, encoded = cv2.imencode('.jpg', crop_bgr, [cv2.IMWRITE_JPEG_QUALITY, quality])
   assert ok, 'JPEG encoding failed'
   return io.BytesIO(encoded.tobytes())
 
 
+def track_video_faces(path, steps: int, tracking: faces.FaceTrackingOptions,
+                      extent: video.DecodedExtent | None = None,
+                      on_step: Callable[[], None] | None = None) -> faces.FaceTrack:
+  """Detects the face on each 40 ms step of a video (first pass), then tracks it.
+
+  `on_step` is called after each step (a progress bar's update).
+  """
+  detector = faces.FaceDetector(tracking)
+  raw = np.full((steps, 4), np.nan)
+  for step, frame in video.frames_on_label_grid(path, steps, extent):
+    raw[step] = detector(frame, near=raw[step - 1] if step else None)
+    if on_step is not None:
+      on_step()
+  return faces.track_faces(raw, tracking)
+
+
+def video_face_crops(path, track: faces.FaceTrack, crop_size: int,
+                     crop_scale: float) -> Iterator[np.ndarray]:
+  """Second pass: the (crop_size, crop_size, 3) BGR face crop of each step; black where no face."""
+  blank = np.zeros((crop_size, crop_size, 3), np.uint8)
+  for step, frame in video.frames_on_label_grid(path, track.found.size):
+    if track.found[step]:
+      yield faces.crop_face(frame, track.boxes[step], crop_size, crop_scale)
+    else:
+      yield blank
+
+
 def _video_faces(recording: Recording, steps: int, options: ReadOptions
                  ) -> tuple[faces.FaceTrack, Iterator[np.ndarray]]:
   """Tracks faces over the whole video, then returns a second pass of crops."""
-  detector = faces.FaceDetector(options.tracking)
   extent = video.DecodedExtent()
-  raw = np.full((steps, 4), np.nan)
-  for step, frame in video.frames_on_label_grid(recording.video, steps, extent):
-    raw[step] = detector(frame, near=raw[step - 1] if step else None)
+  track = track_video_faces(recording.video, steps, options.tracking, extent)
   _check_length(recording.video, extent.duration_s, steps, 'video', options)
-  track = faces.track_faces(raw, options.tracking)
-  blank = np.zeros((options.crop_size,) * 2 + (3,), np.uint8)
-
-  def crops():
-    for step, frame in video.frames_on_label_grid(recording.video, steps):
-      if track.found[step]:
-        yield faces.crop_face(frame, track.boxes[step], options.crop_size,
-                              options.tracking.crop_scale)
-      else:
-        yield blank
-  return track, crops()
+  return track, video_face_crops(recording.video, track, options.crop_size,
+                                 options.tracking.crop_scale)
 
 
 def _image_faces(recording: Recording, steps: int, options: ReadOptions
@@ -210,7 +229,7 @@ def read_recording(recording: Recording, options: ReadOptions = ReadOptions()
       yield {
           'recording': recording.name,
           'frame_index': step,
-          'face': _encode(crop, options.jpeg_quality),
+          'face': encode_face(crop, options.jpeg_quality),
           'face_found': bool(track.found[step]),
           'face_detected': bool(track.detected[step]),
           'audio': segments[step],
