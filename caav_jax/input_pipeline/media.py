@@ -101,12 +101,6 @@ def _duration_by_packets(path: pathlib.Path) -> float:
     return float((end - (first or 0)) * stream.time_base)
 
 
-def _video_start_s(path: pathlib.Path) -> float:
-  with av.open(os.fspath(path)) as container:
-    stream = container.streams.video[0]
-    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
-
-
 def open_media(video: str | os.PathLike, audio: str | os.PathLike | None = None, *,
                needs_audio: bool = True) -> Media:
   """Checks a video (and its audio) cheaply, before any decoding.
@@ -135,7 +129,7 @@ def open_media(video: str | os.PathLike, audio: str | os.PathLike | None = None,
   else:
     start = media_audio.audio_start_s(video)
     if start is not None:
-      source, offset = video, start - _video_start_s(video)
+      source, offset = video, start - video_lib.video_start_s(video)
     elif needs_audio:
       raise RecolaInputError(video, 'has no audio track, and the model listens: give the voice '
                              'with --audio=FILE, or use a visual_only run')

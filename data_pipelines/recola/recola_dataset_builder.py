@@ -1,20 +1,22 @@
 """TFDS builder `recola`: one ArrayRecord example per 40 ms step of every recording."""
 
-import collections
-import concurrent.futures
 import dataclasses
-import multiprocessing
+import functools
 import os
 
 from etils import epath
 import numpy as np
 import tensorflow_datasets as tfds
 
+from data_pipelines import read_ahead
 from data_pipelines.recola import layout
 from data_pipelines.recola.audio import SAMPLES_PER_STEP
 from data_pipelines.recola.labels import DIMENSIONS
-from data_pipelines.recola.recording import ReadOptions, RecordingSummary
-from data_pipelines.recola.recording import check_recording, read_recording
+from data_pipelines.recola.recording import ReadOptions
+from data_pipelines.recola.recording import RecordingSummary
+from data_pipelines.recola.recording import check_recording
+from data_pipelines.recola.recording import read_recording
+
 
 _INDEX_FILE = 'recordings.npz'
 
@@ -23,8 +25,9 @@ class RecordingIndex(tfds.core.Metadata):
   """Per split: each recording's name, first example and length, labels and face flags.
 
   Saved beside the ArrayRecord files so the input pipeline can plan windows
-  without reading a single example; read it with `RecordingIndex.read`. Keys: '<split>/names', '<split>/offsets',
-  '<split>/steps' and '<split>/labels' ((examples, 2) valence, arousal),
+  without reading a single example; read it with `RecordingIndex.read`.
+  Keys: '<split>/names', '<split>/steps', '<split>/frame_rates' (steps a
+  second), '<split>/labels' ((examples, 2) valence, arousal) and
   '<split>/face_found' ((examples,)).
   """
 
@@ -42,6 +45,7 @@ class RecordingIndex(tfds.core.Metadata):
       arrays[f'{split}/labels'] = np.concatenate([s.labels for s in summaries])
       arrays[f'{split}/face_found'] = np.concatenate(
           [s.face_found for s in summaries])
+      arrays[f'{split}/frame_rates'] = np.array([s.frame_rate for s in summaries])
     with epath.Path(data_dir, _INDEX_FILE).open('wb') as f:
       np.savez(f, **arrays)
 
@@ -59,13 +63,15 @@ class RecordingIndex(tfds.core.Metadata):
     for split in {key.split('/')[0] for key in arrays}:
       ends = np.cumsum(arrays[f'{split}/steps'])
       starts = ends - arrays[f'{split}/steps']
+      # Datasets built before frame rates were kept hold RECOLA's 25 steps a second.
+      rates = arrays.get(f'{split}/frame_rates', np.full(ends.size, 25.0))
       self[split] = [
           RecordingSummary(str(name), arrays[f'{split}/labels'][a:b],
-                           arrays[f'{split}/face_found'][a:b])
-          for name, a, b in zip(arrays[f'{split}/names'], starts, ends)]
+                           arrays[f'{split}/face_found'][a:b], float(rate))
+          for name, a, b, rate in zip(arrays[f'{split}/names'], starts, ends, rates)]
 
 
-class _LocalDatasetInfo(tfds.core.DatasetInfo):
+class LocalDatasetInfo(tfds.core.DatasetInfo):
   """DatasetInfo that never looks for precomputed info on TFDS's servers.
 
   RECOLA is not there, and TFDS's look-up leaves an empty temporary folder
@@ -134,7 +140,7 @@ class Recola(tfds.core.GeneratorBasedBuilder):
 
   def _info(self) -> tfds.core.DatasetInfo:
     size = self.builder_config.crop_size
-    return _LocalDatasetInfo(
+    return LocalDatasetInfo(
         builder=self,
         description='RECOLA audio-visual emotion corpus, one example per 40 ms.',
         features=tfds.features.FeaturesDict({
@@ -163,34 +169,11 @@ class Recola(tfds.core.GeneratorBasedBuilder):
             for split, recordings in splits.items() if recordings}
 
   def _generate_examples(self, split: str, recordings: list[layout.Recording]):
-    for summary, examples in self._read_in_order(recordings):
+    read = functools.partial(read_recording, options=self._read_options)
+    for summary, examples in read_ahead.read_in_order(recordings, read, self._num_workers):
       self.info.metadata.add(split, summary)
       for example in examples:
         yield f'{summary.name}_{example["frame_index"]:06d}', example
-
-  def _read_in_order(self, recordings: list[layout.Recording]):
-    """Yields (summary, examples) per recording, in order, reading ahead in workers."""
-    if self._num_workers == 1 or len(recordings) == 1:
-      for recording in recordings:
-        yield read_recording(recording, self._read_options)
-      return
-    context = multiprocessing.get_context('spawn')
-    with concurrent.futures.ProcessPoolExecutor(self._num_workers,
-                                                mp_context=context) as pool:
-      pending = collections.deque()
-      for recording in recordings:
-        pending.append(pool.submit(_read_whole_recording, recording,
-                                   self._read_options))
-        if len(pending) > self._num_workers:
-          yield pending.popleft().result()
-      while pending:
-        yield pending.popleft().result()
-
-
-def _read_whole_recording(recording: layout.Recording, options: ReadOptions):
-  """In a worker process: the summary and every example of one recording."""
-  summary, examples = read_recording(recording, options)
-  return summary, list(examples)
 
 
 def _builder(data_dir, crop_size: int, face_source: str, **kwargs) -> 'Recola':

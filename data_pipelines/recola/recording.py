@@ -47,10 +47,13 @@ class RecordingSummary:
     labels: (steps, 2) float32 gold standard, columns in `DIMENSIONS` order
       (valence, arousal); NaN where withheld (test split).
     face_found: (steps,) whether a face crop is available at each step.
+    frame_rate: steps per second (RECOLA: 25, one per 40 ms; Aff-Wild2: the
+      video's own frame rate, one step per frame).
   """
   name: str
   labels: np.ndarray
   face_found: np.ndarray
+  frame_rate: float = 25.0
 
   @property
   def steps(self) -> int:

@@ -10,6 +10,7 @@ import numpy as np
 
 from data_pipelines.recola.errors import RecolaInputError
 
+
 STEP = fractions.Fraction(1, 25)  # 40 ms
 
 
@@ -33,6 +34,13 @@ def _open(path: str | os.PathLike):
     container.close()
     raise RecolaInputError(path, 'has no video stream')
   return container
+
+
+def video_start_s(path: str | os.PathLike) -> float:
+  """When the first video stream starts on the container's clock, in seconds."""
+  with _open(path) as container:
+    stream = container.streams.video[0]
+    return float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
 
 
 def probe_video(path: str | os.PathLike) -> VideoInfo:

@@ -1,0 +1,185 @@
+"""Aff-Wild2 as distributed: the synthetic corpus in its exact layout; the reader's values, errors."""
+
+import shutil
+
+import av
+import numpy as np
+import pytest
+
+from data_pipelines.affwild2 import affwild2_dataset_builder
+from data_pipelines.affwild2 import labels as labels_lib
+from data_pipelines.affwild2 import layout
+from data_pipelines.affwild2 import video_reader
+from data_pipelines.recola import audio as audio_lib
+from data_pipelines.recola import media_audio
+from data_pipelines.recola.errors import RecolaInputError
+from data_pipelines.recola.recola_dataset_builder import RecordingIndex
+from data_pipelines.synthetic import affwild2_writer as writer
+
+
+OPTIONS = writer.Options(duration_s=4.0)
+
+
+@pytest.fixture(scope='module')
+def corpus(tmp_path_factory):
+  root = tmp_path_factory.mktemp('affwild2') / 'corpus'
+  assert writer.write_corpus_once(root, OPTIONS)
+  return root
+
+
+def test_the_corpus_has_the_distributed_layout(corpus):
+  annotations = corpus / writer.ANNOTATIONS
+  train = sorted(p.name for p in (annotations / 'Train_Set').iterdir())
+  assert train == ['1-30-320x240.txt', '2-25-320x240.txt', '3-30-640x240_left.txt',
+                   '3-30-640x240_right.txt']
+  assert sorted(p.name for p in (annotations / 'Validation_Set').iterdir()) == [
+      '4-30-320x240.txt', '5-25-320x240.txt']
+  assert (corpus / writer.TEST_LIST).read_text() == '6-30-320x240\n'
+  assert sorted(p.name for p in (corpus / 'videos').iterdir()) == [
+      '1-30-320x240.mp4', '2-25-320x240.avi', '3-30-640x240.mp4', '4-30-320x240.mp4',
+      '5-25-320x240.mp4', '6-30-320x240.mp4']
+  for video in writer.VIDEOS_WRITTEN:
+    with av.open(str(corpus / 'videos' / f'{video.name}{video.suffix}')) as container:
+      stream = container.streams.video[0]
+      assert stream.average_rate == video.fps and container.streams.audio
+      assert stream.codec_context.width == 320 * len(video.subjects())
+    frames = int(OPTIONS.duration_s * video.fps)
+    for name in video.subjects():
+      crops = sorted(p.name for p in (corpus / writer.CROPS / name).iterdir())
+      assert crops[0] >= '00001.jpg' and len(crops[0]) == 9
+      assert 0.6 * frames < len(crops) < frames  # hidden faces have no crop
+      if video.split != 'test':
+        folder = writer.SPLIT_FOLDERS[video.split]
+        lines = (annotations / folder / f'{name}.txt').read_text().splitlines()
+        assert lines[0] == 'valence,arousal' and len(lines) == frames + 1
+        assert 0 < sum(line == '-5,-5' for line in lines) < 0.2 * frames
+
+
+def test_the_reader_gives_the_written_labels_faces_and_voice(corpus):
+  videos = layout.list_videos(corpus)
+  assert [v.name for v in videos['train']] == ['1-30-320x240', '2-25-320x240',
+                                               '3-30-640x240_left', '3-30-640x240_right']
+  assert [v.name for v in videos['dev']] == ['4-30-320x240', '5-25-320x240']
+  assert [(v.name, v.annotation) for v in videos['test']] == [('6-30-320x240', None)]
+  left, right = videos['train'][2:]
+  assert left.video == right.video == corpus / 'videos' / '3-30-640x240.mp4'
+  for video in videos['train'] + videos['test']:
+    video_reader.check_video(video, video_reader.ReadOptions())
+    summary, steps = video_reader.read_video(video, video_reader.ReadOptions(crop_size=64))
+    steps = list(steps)
+    rate = 25 if '-25-' in video.name else 30
+    assert summary.frame_rate == rate and summary.steps == len(steps) == 4 * rate
+    crops = {int(p.stem) - 1 for p in video.crops.iterdir()}
+    np.testing.assert_array_equal(summary.face_found, [i in crops for i in range(len(steps))])
+    if video.annotation is not None:
+      text = np.genfromtxt(video.annotation, delimiter=',', skip_header=1)
+      expected = np.where(text == -5, np.nan, text)
+      np.testing.assert_array_equal(summary.labels, expected.astype(np.float32))
+      np.testing.assert_array_equal([s['valence'] for s in steps], summary.labels[:, 0])
+    else:
+      assert np.isnan(summary.labels).all()
+    audio = np.concatenate([s['audio'] for s in steps])
+    voice = np.concatenate(list(media_audio.stream_audio_16k(video.video)))
+    np.testing.assert_array_equal(audio, voice[:audio.size])
+    assert audio.size == 4 * 16_000
+    sizes = {s['audio'].size for s in steps}
+    assert sizes == ({640} if rate == 25 else {533, 534})
+    if rate == 25:  # one frame is one RECOLA step: the same cut as the RECOLA builder's
+      np.testing.assert_array_equal(np.stack([s['audio'] for s in steps]),
+                                    audio_lib.audio_on_label_grid(voice, len(steps)))
+
+
+def test_the_annotation_is_the_emotion_the_subject_expresses(corpus):
+  video = writer.VIDEOS_WRITTEN[2]
+  subject = writer._subject(video.subjects()[1], video, OPTIONS)  # pylint: disable=protected-access
+  times = writer.frame_times(video, OPTIONS)
+  values = labels_lib.read_annotation(
+      corpus / writer.ANNOTATIONS / 'Train_Set' / f'{video.subjects()[1]}.txt')
+  annotated = ~np.isnan(values[:, 0])
+  np.testing.assert_allclose(values[annotated, 0],
+                             np.clip(subject.emotion.expressed_valence(times), -1, 1)[annotated],
+                             atol=5e-4)
+
+
+@pytest.mark.parametrize('text, problem', [
+    ('arousal,valence\n0.1,0.2\n', "first line must be 'valence,arousal'"),
+    ('valence,arousal\n0.1;0.2\n', 'line 2: expected two numbers'),
+    ('valence,arousal\n0.1,0.2\n1.5,0.2\n', 'line 3: \'1.5,0.2\' is outside [-1, 1]'),
+    ('valence,arousal\n', 'no frame annotated'),
+])
+def test_a_malformed_annotation_is_named_with_its_line(tmp_path, text, problem):
+  path = tmp_path / 'x.txt'
+  path.write_text(text)
+  with pytest.raises(RecolaInputError, match=None) as error:
+    labels_lib.read_annotation(path)
+  assert str(error.value).startswith(f'{path}: ') and problem in str(error.value)
+
+
+def test_unannotated_frames_are_nan_one_dimension_at_a_time(tmp_path):
+  path = tmp_path / 'x.txt'
+  path.write_text('\ufeffvalence,arousal\n0.5,-5\n-5,-5\n-1,1\n')
+  np.testing.assert_array_equal(labels_lib.read_annotation(path),
+                                [[0.5, np.nan], [np.nan, np.nan], [-1, 1]])
+
+
+def test_a_broken_corpus_is_named_in_one_line(corpus, tmp_path):
+  broken = tmp_path / 'broken'
+  shutil.copytree(corpus, broken)
+  train = broken / writer.ANNOTATIONS / 'Train_Set'
+  # Too few label lines for the video: beyond the tolerance of half a second of frames.
+  lines = (train / '1-30-320x240.txt').read_text().splitlines()
+  (train / '1-30-320x240.txt').write_text('\n'.join(lines[:-20]) + '\n')
+  video = layout.list_videos(broken)['train'][0]
+  with pytest.raises(RecolaInputError, match='100 annotated frames, but 1-30-320x240.mp4 has '
+                     r'120 frames at 30 fps \(at most 15 may differ: 0.5 s\)'):
+    video_reader.check_video(video, video_reader.ReadOptions())
+  (train / '1-30-320x240.txt').write_text('\n'.join(lines[:-10]) + '\n')  # within it
+  video_reader.check_video(video, video_reader.ReadOptions())
+  # An unreadable crop is named when it is read.
+  crop = sorted(video.crops.iterdir())[0]
+  crop.write_bytes(b'not a jpeg')
+  with pytest.raises(RecolaInputError, match=f'{crop}: not a readable image'):
+    list(video_reader.read_video(video)[1])
+  # A missing raw video.
+  (broken / 'videos' / '4-30-320x240.mp4').unlink()
+  with pytest.raises(RecolaInputError, match='missing: the raw video of 4-30-320x240'):
+    layout.list_videos(broken)
+  with pytest.raises(RecolaInputError, match='Aff-Wild2 folder not found'):
+    layout.list_videos(tmp_path / 'absent')
+
+
+def test_a_second_write_is_a_no_op_and_other_content_is_refused(corpus, tmp_path):
+  assert not writer.write_corpus_once(corpus, OPTIONS)
+  (tmp_path / 'other').mkdir()
+  (tmp_path / 'other' / 'file').write_text('x')
+  with pytest.raises(ValueError, match='holds no synthetic Aff-Wild2 corpus'):
+    writer.write_corpus_once(tmp_path / 'other', OPTIONS)
+
+
+def test_the_built_dataset_holds_every_frame_with_its_rate_labels_and_voice(corpus, tmp_path):
+  builder = affwild2_dataset_builder.prepare(corpus, tmp_path / 'tfds', crop_size=28,
+                                             num_workers=1)
+  index = RecordingIndex.read(builder.data_dir)
+  videos = layout.list_videos(corpus)
+  for split in ('train', 'dev', 'test'):
+    recordings = index.recordings(split)
+    assert [r.name for r in recordings] == [v.name for v in videos[split]]
+    source = builder.as_data_source(split=split)
+    assert len(source) == sum(r.steps for r in recordings)
+    first = 0
+    for recording, video in zip(recordings, videos[split]):
+      summary, steps = video_reader.read_video(video, video_reader.ReadOptions(crop_size=28))
+      assert recording.frame_rate == summary.frame_rate in (25.0, 30.0)
+      np.testing.assert_array_equal(recording.labels, summary.labels)
+      np.testing.assert_array_equal(recording.face_found, summary.face_found)
+      for offset, step in enumerate(steps):
+        if offset % 37 == 0:  # a sample of the frames, read back
+          stored = source[first + offset]
+          assert stored['frame_index'] == offset
+          np.testing.assert_array_equal(stored['audio'], step['audio'])
+          np.testing.assert_array_equal(stored['valence'], step['valence'])
+      first += recording.steps
+  assert affwild2_dataset_builder.load(tmp_path / 'tfds', 28).data_dir == builder.data_dir
+  with pytest.raises(FileNotFoundError, match='no affwild2 dataset built with crop size 64; '
+                     'built: crop28'):
+    affwild2_dataset_builder.load(tmp_path / 'tfds', 64)
