@@ -15,15 +15,16 @@ import pathlib
 import ml_collections
 import numpy as np
 
+from caav_jax.errors import ConfigError
 from caav_jax.evaluation import outputs
 from caav_jax.evaluation import postprocessing
 from caav_jax.evaluation import predict
 from caav_jax.evaluation import restore
 from caav_jax.evaluation import scoring
+from caav_jax.input_pipeline import corpora
 from caav_jax.input_pipeline import datasets
 from caav_jax.training import sharding
 from caav_jax.workdir import Workdir
-from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.labels import STEP_SECONDS
 
 
@@ -40,7 +41,7 @@ def _write_recordings(output: pathlib.Path, evaluation: predict.SplitEvaluation,
                       dimensions, plots: bool) -> None:
   for recording, prediction, gold in zip(evaluation.predictions.recordings,
                                          evaluation.frames, evaluation.golds):
-    times = np.arange(recording.steps) * STEP_SECONDS
+    times = np.arange(recording.steps) / recording.frame_rate
     outputs.write_recording_csv(output / 'predictions' / f'{recording.name}.csv',
                                 times, prediction, gold, dimensions)
     if plots:
@@ -70,6 +71,10 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> d
   workdir = Workdir(pathlib.Path(workdir))
   data, settings = config.data, config.eval
   datasets.ensure_dataset(data)
+  if data.corpus != 'recola' and (settings.postprocess or settings.predict_test):
+    raise ConfigError('config.eval.postprocess and config.eval.predict_test follow AVEC '
+                      "(RECOLA's protocol): set both False for data.corpus="
+                      f'{data.corpus!r}')
   mesh = sharding.data_mesh()
   model, step, is_best = restore.restore_for_evaluation(config, workdir, mesh)
   features_dir = trained_features(config, workdir)
@@ -94,9 +99,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> d
         **scoring.scores(processed, evaluation.golds, recordings, data.dimensions)}
   predict.save_window_predictions(output, evaluation.predictions)
   _write_recordings(output, evaluation, data.dimensions, settings.plots)
-  index = recola_dataset_builder.RecordingIndex.read(
-      recola_dataset_builder.load(data.data_dir, data.crop_size, data.face_source).data_dir)
-  if settings.predict_test and index.recordings('test'):
+  if settings.predict_test and corpora.index(data).recordings('test'):
     test = predict.predict_split(model, data, 'test', mesh, features_dir)
     _write_test_predictions(output, scoring.frame_predictions(test, data), test,
                             data.dimensions, fitted)

@@ -49,11 +49,13 @@ class ConcordanceStatistics:
     return cls(*(np.zeros(dims) for _ in range(6)))
 
   def add(self, predictions, targets, valid=None) -> 'ConcordanceStatistics':
-    """Adds (n, dims) pairs; rows with valid=False are ignored."""
+    """Adds (n, dims) pairs; rows (valid of shape (n,)) or entries (valid of shape (n, dims))
+    with valid=False are ignored, whatever they hold."""
     p = np.asarray(predictions, np.float64)
     t = np.asarray(targets, np.float64)
     w = np.ones(p.shape[0]) if valid is None else np.asarray(valid, np.float64)
-    w = w[:, None]
+    w = w[:, None] if w.ndim == 1 else w
+    p, t = np.where(w > 0, p, 0.0), np.where(w > 0, t, 0.0)
     return ConcordanceStatistics(
         self.count + w.sum(0), self.sum_p + (w * p).sum(0), self.sum_t + (w * t).sum(0),
         self.sum_pp + (w * p * p).sum(0), self.sum_tt + (w * t * t).sum(0),

@@ -6,7 +6,8 @@ import ml_collections
 def data_config() -> ml_collections.ConfigDict:
   """Where the data lives and how windows are cut from it."""
   data = ml_collections.ConfigDict()
-  data.raw_dir = ''  # RECOLA in the AVEC 2016 layout (or a synthetic corpus).
+  data.corpus = 'recola'  # 'recola' (AVEC 2016 layout) or 'affwild2' (ABAW VA track).
+  data.raw_dir = ''  # The corpus as distributed (or a synthetic one in its layout).
   data.data_dir = ''  # Where the TFDS dataset is built.
   data.crop_size = 224  # Stored face crop side (the TFDS builder config).
   data.face_source = 'video'  # 'video' or 'images' (pre-cropped faces).

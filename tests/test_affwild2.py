@@ -6,6 +6,11 @@ import av
 import numpy as np
 import pytest
 
+from caav_jax import evaluate
+from caav_jax import train
+from caav_jax.input_pipeline import log_mel
+from caav_jax.input_pipeline import windows as windows_lib
+from caav_jax.metrics import concordance
 from data_pipelines.affwild2 import affwild2_dataset_builder
 from data_pipelines.affwild2 import labels as labels_lib
 from data_pipelines.affwild2 import layout
@@ -14,6 +19,7 @@ from data_pipelines.recola import audio as audio_lib
 from data_pipelines.recola import media_audio
 from data_pipelines.recola.errors import RecolaInputError
 from data_pipelines.recola.recola_dataset_builder import RecordingIndex
+from data_pipelines.recola.recording import RecordingSummary
 from data_pipelines.synthetic import affwild2_writer as writer
 
 
@@ -183,3 +189,73 @@ def test_the_built_dataset_holds_every_frame_with_its_rate_labels_and_voice(corp
   with pytest.raises(FileNotFoundError, match='no affwild2 dataset built with crop size 64; '
                      'built: crop28'):
     affwild2_dataset_builder.load(tmp_path / 'tfds', 64)
+
+
+def test_a_sub_sequence_spectrogram_follows_the_frame_rate():
+  rng = np.random.default_rng(0)
+  steps = [rng.normal(size=640).astype(np.float32) for _ in range(32)]
+  starts = np.array([0, 5, 16])
+  vectorised = log_mel.subsequence_spectrograms(steps, starts, 16)
+  # The general path (any step length), on steps of 640 samples, is the 25 fps one.
+  general = np.stack([log_mel._normalised_log(  # pylint: disable=protected-access
+      log_mel._framed_power(np.concatenate(steps[s:s + 16]), 65)) for s in starts])
+  np.testing.assert_allclose(general, vectorised, atol=2e-6)
+  # 30 fps: 16 frames span 8,533 samples, still 65 columns; a 1 kHz tone lights the same band.
+  bounds = np.round(np.arange(17) * 16_000 / 30).astype(int)
+  tone = np.sin(2 * np.pi * 1000 * np.arange(bounds[-1]) / 16_000).astype(np.float32)
+  thirty = log_mel.subsequence_spectrograms(
+      [tone[a:b] for a, b in zip(bounds[:-1], bounds[1:])], np.array([0]), 16)
+  reference = log_mel.log_mel_spectrogram(
+      np.sin(2 * np.pi * 1000 * np.arange(10_240) / 16_000)[None].astype(np.float32))
+  assert thirty.shape == reference.shape == (1, 128, 65)
+  band = reference[0, :, 2:-2].argmax(axis=0)  # away from the reflect-padded edges
+  assert (band == band[0]).all() and (thirty[0, :, 2:-2].argmax(axis=0) == band[0]).all()
+
+
+def test_training_windows_need_an_annotated_label_and_targets_average_only_those():
+  labels = np.full((100, 2), 0.5, np.float32)
+  labels[10:60, 0] = np.nan  # valence unannotated for 50 frames
+  labels[20:30, 1] = np.nan
+  labels[40:50, 0] = 0.5  # an annotated island
+  labels[40:50, 1] = -1.0
+  summary = RecordingSummary('x', labels, np.ones(100, bool), 30.0)
+  windows = windows_lib.plan_windows([summary], clip_frames=16, max_delay=0, stride=1,
+                                     faceless_policy='drop', include_tail=False,
+                                     require_labels=[(0, 0), (1, 0)])
+  for start in range(85):
+    span = labels[start:start + 16]
+    expected = np.isfinite(span[:, 0]).any() and np.isfinite(span[:, 1]).any()
+    assert (start in windows.start) == expected, start
+
+
+def test_a_fusion_on_cached_features_trains_and_scores_the_abaw_way(corpus, tmp_path):
+  from configs import tiny  # pylint: disable=g-import-not-at-top
+  config = tiny.get_config()
+  data = config.data
+  data.corpus, data.raw_dir, data.data_dir = 'affwild2', str(corpus), str(tmp_path / 'tfds')
+  data.label_delay_frames.valence = data.label_delay_frames.arousal = 0
+  config.eval.postprocess = config.eval.predict_test = False
+  config.train.eval_every, config.train.steps = 0, 2
+  config.train.stage = 'unimodal_audio'
+  train.train_and_evaluate(config, tmp_path / 'audio')
+  # The audio-only fusion on cached features: 30 fps sub-sequences' audio goes through the cache.
+  config.train.stage, config.model.fusion = 'fusion', 'audio_only'
+  config.train.init_audio, config.train.feature_cache = str(tmp_path / 'audio'), True
+  train.train_and_evaluate(config, tmp_path / 'fusion')
+  assert (tmp_path / 'fusion' / 'features' / 'train' / '1-30-320x240.audio.npy').is_file()
+  config.eval.checkpoint = 'latest'
+  metrics = evaluate.evaluate(config, tmp_path / 'fusion')
+  output = tmp_path / 'fusion' / 'evaluation' / 'step_2'
+  # ABAW: CCC over every annotated validation frame pooled, from the written per-video rows.
+  rows = [np.genfromtxt(output / 'predictions' / f'{name}.csv', delimiter=',', names=True)
+          for name in ('4-30-320x240', '5-25-320x240')]
+  assert np.isnan(rows[0]['valence_gold']).sum() > 0
+  np.testing.assert_allclose(np.diff(rows[0]['time'][:3]), 1 / 30, atol=1e-4)
+  np.testing.assert_allclose(np.diff(rows[1]['time'][:3]), 1 / 25, atol=1e-4)
+  for dimension in ('valence', 'arousal'):
+    prediction = np.concatenate([r[f'{dimension}_prediction'] for r in rows])
+    gold = np.concatenate([r[f'{dimension}_gold'] for r in rows])
+    annotated = np.isfinite(gold)
+    expected = concordance(prediction[annotated], gold[annotated])
+    assert abs(metrics['raw']['ccc'][dimension] - expected) < 1e-4
+  assert (output / 'plots' / '4-30-320x240.png').is_file()

@@ -35,12 +35,14 @@ def _check_dimensions(dimensions: Sequence[str]) -> None:
     raise ValueError(f'dimension names repeat: {tuple(dimensions)}')
 
 
-def _as_finite(array, name: str, shape: tuple[int, ...]) -> np.ndarray:
-  """Returns `array` as float64, checked to have `shape` and finite values."""
+def _as_finite(array, name: str, shape: tuple[int, ...], nan_allowed: bool = False
+               ) -> np.ndarray:
+  """Returns `array` as float64, checked to have `shape` and finite values (or NaN, where
+  allowed: a gold standard's unannotated steps)."""
   array = np.asarray(array, np.float64)
   if array.shape != shape:
     raise ValueError(f'{name} must have shape {shape}, got {array.shape}')
-  if not np.all(np.isfinite(array)):
+  if not np.all(np.isfinite(array) | (nan_allowed & np.isnan(array))):
     raise ValueError(f'{name} contains NaN or infinite values')
   return array
 
@@ -57,7 +59,8 @@ def write_recording_csv(path: str | os.PathLike, times: np.ndarray, predictions:
   """Writes one recording's frame-level predictions (and gold) as CSV.
 
   The header is `time,<dim>_prediction,<dim>_gold,...` per dimension in order;
-  the gold columns are left out when `golds` is None. Times are written in
+  the gold columns are left out when `golds` is None, and hold `nan` at an
+  unannotated step. Times are written in
   seconds with 2 decimals, values with `%.6f`.
 
   Args:
@@ -76,14 +79,16 @@ def write_recording_csv(path: str | os.PathLike, times: np.ndarray, predictions:
   columns = [_as_finite(predictions, 'predictions', shape)]
   suffixes = ['prediction']
   if golds is not None:
-    columns.append(_as_finite(golds, 'golds', shape))
+    columns.append(_as_finite(golds, 'golds', shape, nan_allowed=True))
     suffixes.append('gold')
   # (steps, dims, kinds) -> (steps, dims * kinds): the kinds of one dimension side by side.
   values = np.stack(columns, axis=2).reshape(times.size, -1)
   header = ','.join(['time'] + [f'{name}_{suffix}' for name in dimensions for suffix in suffixes])
+  # RECOLA's 40 ms steps need 2 decimals; a 30 fps video's frames need more.
+  time_format = '%.2f' if np.allclose(times * 100, np.round(times * 100)) else '%.4f'
   with atomic_write(path) as file:
     np.savetxt(file, np.column_stack([times, values]), delimiter=',', header=header,
-               comments='', fmt=['%.2f'] + ['%.6f'] * values.shape[1])
+               comments='', fmt=[time_format] + ['%.6f'] * values.shape[1])
 
 
 def _format_time(seconds: float) -> str:
@@ -149,12 +154,13 @@ def plot_recording(path: str | os.PathLike, times: np.ndarray, predictions: np.n
   times = _check_times(times)
   shape = (times.size, len(dimensions))
   predictions = _as_finite(predictions, 'predictions', shape)
-  golds = _as_finite(golds, 'golds', shape)
+  golds = _as_finite(golds, 'golds', shape, nan_allowed=True)
   figure = figure_lib.Figure(figsize=(10, 2.5 * len(dimensions)), layout='constrained')
   backend_agg.FigureCanvasAgg(figure)
   axes = figure.subplots(len(dimensions), 1, sharex=True, squeeze=False)[:, 0]
   for column, (name, panel) in enumerate(zip(dimensions, axes)):
-    ccc = metrics_lib.concordance(predictions[:, column], golds[:, column])
+    annotated = np.isfinite(golds[:, column])  # gaps in the gold line: unannotated steps
+    ccc = metrics_lib.concordance(predictions[annotated, column], golds[annotated, column])
     panel.plot(times, golds[:, column], label='gold', color='black', linewidth=1)
     panel.plot(times, predictions[:, column], label='prediction', color='tab:red', linewidth=1)
     panel.set_title(f'{name}: CCC = {ccc:.3f}')

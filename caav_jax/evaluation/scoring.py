@@ -7,8 +7,9 @@ windows overlap their predictions are averaged, and the first `delay` steps
 of a recording (before any window reaches them) repeat the nearest predicted
 step (gaps left by dropped windows are interpolated linearly), so every 40 ms
 step has a prediction, as AVEC requires. The CCC is computed on all
-recordings of the split concatenated (the AVEC protocol) and per recording,
-against the gold standard as distributed (not median-filtered).
+recordings of the split concatenated (the AVEC protocol, and ABAW's pooled
+CCC) and per recording, against the gold standard as distributed (not
+median-filtered), over the annotated steps only.
 """
 
 import dataclasses
@@ -75,7 +76,8 @@ def gold_standard(recordings: list[RecordingSummary], dimensions) -> list[np.nda
 
 
 def is_labelled(recordings: list[RecordingSummary]) -> bool:
-  return all(np.isfinite(r.labels).all() for r in recordings)
+  """Every recording has annotated steps (Aff-Wild2's may leave some unannotated)."""
+  return all(np.isfinite(r.labels).any() for r in recordings)
 
 
 def scores(frames: list[np.ndarray], golds: list[np.ndarray],
@@ -85,7 +87,9 @@ def scores(frames: list[np.ndarray], golds: list[np.ndarray],
   Each recording's sufficient statistics are gathered once; merged, they
   give the CCC of the recordings concatenated.
   """
-  statistics = [ConcordanceStatistics.zeros(len(dimensions)).add(prediction, gold)
+  # Only annotated steps count (Aff-Wild2 leaves some unannotated: NaN), pooled the ABAW way.
+  statistics = [ConcordanceStatistics.zeros(len(dimensions)).add(prediction, gold,
+                                                                 np.isfinite(gold))
                 for prediction, gold in zip(frames, golds)]
   overall = statistics[0]
   for recording in statistics[1:]:

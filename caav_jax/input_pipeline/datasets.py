@@ -16,13 +16,13 @@ import ml_collections
 import numpy as np
 
 from caav_jax.errors import ConfigError
+from caav_jax.input_pipeline import corpora
 from caav_jax.input_pipeline.loaders import CentreCrop
 from caav_jax.input_pipeline.loaders import LoadFeatureBatch
 from caav_jax.input_pipeline.loaders import LoadWindow
 from caav_jax.input_pipeline.loaders import RandomCropFlip
 from caav_jax.input_pipeline.windows import eval_windows
 from caav_jax.input_pipeline.windows import train_windows
-from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.recording import RecordingSummary
 
@@ -36,16 +36,14 @@ def ensure_dataset(data: ml_collections.ConfigDict) -> None:
       built (a config asking for another crop size than the dataset has).
   """
   try:
-    recola_dataset_builder.load(data.data_dir, data.crop_size, data.face_source)
+    corpora.load(data)
   except FileNotFoundError as missing:
-    if (not pathlib.Path(data.raw_dir).is_dir()
-        and recola_dataset_builder.built_configs(data.data_dir)):
+    if not pathlib.Path(data.raw_dir).is_dir() and corpora.built_configs(data):
       raise FileNotFoundError(
           f'{missing}; or set config.data.crop_size to a built one. config.data.raw_dir '
           f'({data.raw_dir}) is not a folder to build it from.') from None
     logging.info('Building the dataset from %s into %s.', data.raw_dir, data.data_dir)
-    recola_dataset_builder.prepare(data.raw_dir, data.data_dir, data.crop_size,
-                                   data.face_source)
+    corpora.prepare(data)
 
 
 def check_data_config(data: ml_collections.ConfigDict) -> None:
@@ -55,6 +53,9 @@ def check_data_config(data: ml_collections.ConfigDict) -> None:
                      f'of data.subseq_frames ({data.subseq_frames})')
   if data.target not in ('clip_mean', 'per_frame'):
     raise ConfigError(f"data.target must be 'clip_mean' or 'per_frame', not {data.target!r}")
+  if data.corpus == 'affwild2' and data.target != 'clip_mean':
+    raise ConfigError("data.target must be 'clip_mean' for data.corpus='affwild2': its "
+                      'unannotated frames are kept out of a clip mean, not of per-frame targets')
   if not data.dimensions or any(d not in DIMENSIONS for d in data.dimensions):
     raise ConfigError(f'data.dimensions must name some of {DIMENSIONS}, '
                      f'not {tuple(data.dimensions)}')
@@ -67,10 +68,8 @@ def split_recordings(data: ml_collections.ConfigDict, split: str
                      ) -> list[RecordingSummary]:
   """The recordings of a split of the built dataset, checking the config against it."""
   check_data_config(data)
-  builder = recola_dataset_builder.load(data.data_dir, data.crop_size,
-                                        data.face_source)
-  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
-  recordings = index.recordings(split)
+  builder = corpora.load(data)
+  recordings = corpora.index(data).recordings(split)
   if not recordings:
     raise ConfigError(f'{builder.data_dir}: the dataset has no {split!r} split')
   return recordings

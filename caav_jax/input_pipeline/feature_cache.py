@@ -29,7 +29,8 @@ FINGERPRINT = 'fingerprint.json'
 def fingerprint(config: ml_collections.ConfigDict, backbones: dict[str, str]) -> dict[str, Any]:
   """What the features depend on: the view of the data, the network and the backbones' source."""
   data, model = config.data, config.model
-  return {'data_dir': os.path.abspath(data.data_dir), 'crop_size': data.crop_size,
+  return {'corpus': data.corpus, 'data_dir': os.path.abspath(data.data_dir),
+          'crop_size': data.crop_size,
           'face_source': data.face_source, 'image_size': data.image_size,
           'subseq_frames': data.subseq_frames,
           'visual_width': model.visual_width, 'audio_width': model.audio_width,

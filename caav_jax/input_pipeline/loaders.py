@@ -25,21 +25,24 @@ import ml_collections
 import numpy as np
 import scipy.ndimage
 
+from caav_jax.input_pipeline import corpora
 from caav_jax.input_pipeline import feature_cache
 from caav_jax.input_pipeline import log_mel
 from caav_jax.input_pipeline.windows import Windows
 from caav_jax.input_pipeline.windows import label_delays
-from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.recording import RecordingSummary
 
 
-def window_inputs(faces: np.ndarray, audio: np.ndarray, subseqs: int) -> dict[str, np.ndarray]:
+def window_inputs(faces: np.ndarray, audio: Sequence[np.ndarray], subseqs: int
+                  ) -> dict[str, np.ndarray]:
   """A window's model inputs from its steps: (clip, side, side, 3) uint8 RGB faces and
-  (clip, 640) audio → frames (subseqs, subseq_frames, side, side, 3) and spectrograms
-  (subseqs, 128, 65), one per sub-sequence's audio."""
-  return {'frames': faces.reshape(subseqs, -1, *faces.shape[1:]),
-          'spectrograms': log_mel.log_mel_spectrogram(audio.reshape(subseqs, -1))}
+  each step's audio → frames (subseqs, subseq_frames, side, side, 3) and spectrograms
+  (subseqs, 128, 1 + 4 subseq_frames), one per sub-sequence's audio."""
+  subseq = faces.shape[0] // subseqs
+  return {'frames': faces.reshape(subseqs, subseq, *faces.shape[1:]),
+          'spectrograms': log_mel.subsequence_spectrograms(
+              audio, np.arange(subseqs) * subseq, subseq)}
 
 
 def centre_crop(frames: np.ndarray, size: int) -> np.ndarray:
@@ -64,9 +67,7 @@ class LoadWindow(grain.transforms.Map):
 
   def __init__(self, data: ml_collections.ConfigDict, split: str,
                recordings: Sequence[RecordingSummary], windows: Windows):
-    self._data_dir = data.data_dir
-    self._crop_size = data.crop_size
-    self._face_source = data.face_source
+    self._data = data
     self._split = split
     self._clip = data.clip_frames
     self._subseq = data.subseq_frames
@@ -99,8 +100,17 @@ class LoadWindow(grain.transforms.Map):
                   + np.minimum(start[:, None, None] + self._label_steps, last))
     shifted = self._labels[label_rows, self._label_columns]
     face_rows = self._offsets[recording][:, None] + start[:, None] + np.arange(self._clip)
+    if not self._per_frame and np.isfinite(shifted).all():
+      shifted = shifted.mean(axis=1)
+    elif not self._per_frame:
+      # The mean of the annotated labels: Aff-Wild2's unannotated frames (NaN) stay out of
+      # the loss. A window with none (evaluation's, or withheld labels) gets NaN.
+      annotated = np.isfinite(shifted)
+      count = annotated.sum(axis=1).astype(np.float32)
+      total = np.where(annotated, shifted, 0).sum(axis=1)
+      shifted = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
     return {
-        'targets': shifted if self._per_frame else shifted.mean(axis=1),
+        'targets': shifted,
         'face_mask': self._face_found[face_rows],
         'recording': recording.astype(np.int32),
         'start': start.astype(np.int32),
@@ -109,9 +119,7 @@ class LoadWindow(grain.transforms.Map):
 
   def _read(self, first: int, count: int) -> list[dict[str, Any]]:
     if self._source is None:
-      builder = recola_dataset_builder.load(self._data_dir, self._crop_size,
-                                            self._face_source)
-      self._source = builder.as_data_source(split=self._split)
+      self._source = corpora.load(self._data).as_data_source(split=self._split)
     return self._source.__getitems__(range(first, first + count))
 
   def map(self, window: np.ndarray) -> dict[str, Any]:
@@ -120,7 +128,7 @@ class LoadWindow(grain.transforms.Map):
     steps = self._read(self._offsets[annotations['recording']] + annotations['start'],
                        self._clip)
     return {**window_inputs(np.stack([step['face'] for step in steps]),
-                            np.stack([step['audio'] for step in steps]), self._subseqs),
+                            [step['audio'] for step in steps], self._subseqs),
             **annotations}
 
 

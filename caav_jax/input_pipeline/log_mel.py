@@ -18,6 +18,7 @@ WINDOW_LENGTH = 400
 HOP_LENGTH = 160
 N_MELS = 128
 LOG_FLOOR = 1e-19
+SAMPLES_PER_STEP = 640  # 40 ms at 16 kHz: 4 hops a step
 
 
 def hz_to_mel_htk(hz):
@@ -77,6 +78,59 @@ def mel_power_spectrogram(segments: np.ndarray) -> np.ndarray:
   return np.swapaxes(power @ _FILTERBANK, -1, -2)
 
 
+def _framed_power(segment: np.ndarray, frames: int) -> np.ndarray:
+  """(N_MELS, frames) power mel spectrogram of one segment, frame k centred at k·n / (frames − 1).
+
+  The hop is the segment's length / (frames − 1): HOP_LENGTH for 640
+  samples a step at 25 steps a second, 133⅓ at 30 (a step is one video
+  frame there), so a sub-sequence of F steps always has 1 + 4F frames.
+  """
+  segment = np.asarray(segment, np.float32)
+  pad = N_FFT // 2
+  padded = np.pad(segment, (pad, pad), mode='reflect')
+  starts = np.round(np.arange(frames) * segment.size / (frames - 1)).astype(np.int64)
+  windows = padded[starts[:, None] + np.arange(N_FFT)]
+  spectrum = np.fft.rfft(windows * _WINDOW, axis=-1)
+  power = (spectrum.real ** 2 + spectrum.imag ** 2).astype(np.float32)
+  return (power @ _FILTERBANK).T
+
+
+def subsequence_spectrograms(step_audio, starts: np.ndarray, steps: int) -> np.ndarray:
+  """The normalised log-mel spectrogram of the audio of steps [s, s + steps) for each start s.
+
+  Args:
+    step_audio: each step's audio, 16 kHz: 640 samples a step (RECOLA, and
+      Aff-Wild2 at 25 fps), or as many as the step's video frame spans.
+    starts: (n,) first step of each sub-sequence.
+    steps: steps per sub-sequence.
+
+  Returns:
+    (n, N_MELS, 1 + 4·steps) float32 in [-1, 1].
+  """
+  frames = 1 + steps * SAMPLES_PER_STEP // HOP_LENGTH
+  lengths = np.array([np.size(a) for a in step_audio])
+  if (lengths == SAMPLES_PER_STEP).all():  # the vectorised path, hop HOP_LENGTH
+    audio = np.asarray(step_audio, np.float32).reshape(len(lengths), SAMPLES_PER_STEP)
+    rows = np.asarray(starts)[:, None] + np.arange(steps)
+    return log_mel_spectrogram(audio[rows].reshape(len(starts), -1))
+  flat = np.concatenate([np.asarray(a, np.float32) for a in step_audio])
+  bounds = np.concatenate([[0], np.cumsum(lengths)])
+  power = np.stack([_framed_power(flat[bounds[s]:bounds[s + steps]], frames) for s in starts])
+  return _normalised_log(power)
+
+
+def _normalised_log(power: np.ndarray) -> np.ndarray:
+  """log2 (floored), z-scored over each spectrogram, divided by its largest magnitude."""
+  log_mel = np.log2(np.maximum(power, LOG_FLOOR))
+  axes = (-2, -1)
+  centred = log_mel - log_mel.mean(axis=axes, keepdims=True)
+  std = centred.std(axis=axes, keepdims=True)
+  flat = std < 1e-6  # a constant spectrogram (e.g. digital silence)
+  standardised = np.where(flat, 0.0, centred / np.where(flat, 1.0, std))
+  peak = np.abs(standardised).max(axis=axes, keepdims=True)
+  return (standardised / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+
+
 def log_mel_spectrogram(segments: np.ndarray) -> np.ndarray:
   """The paper's normalised log-mel spectrogram of each segment.
 
@@ -87,11 +141,4 @@ def log_mel_spectrogram(segments: np.ndarray) -> np.ndarray:
   Returns:
     (..., N_MELS, frames) float32 in [-1, 1]; a silent segment gives zeros.
   """
-  log_mel = np.log2(np.maximum(mel_power_spectrogram(segments), LOG_FLOOR))
-  axes = (-2, -1)
-  centred = log_mel - log_mel.mean(axis=axes, keepdims=True)
-  std = centred.std(axis=axes, keepdims=True)
-  flat = std < 1e-6  # a constant spectrogram (e.g. digital silence)
-  standardised = np.where(flat, 0.0, centred / np.where(flat, 1.0, std))
-  peak = np.abs(standardised).max(axis=axes, keepdims=True)
-  return (standardised / np.where(peak > 0, peak, 1.0)).astype(np.float32)
+  return _normalised_log(mel_power_spectrogram(segments))

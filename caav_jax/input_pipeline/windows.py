@@ -11,6 +11,7 @@ from typing import Sequence
 import ml_collections
 import numpy as np
 
+from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.recording import RecordingSummary
 
 
@@ -36,7 +37,8 @@ def label_delays(data: ml_collections.ConfigDict) -> np.ndarray:
 
 def plan_windows(recordings: Sequence[RecordingSummary], *, clip_frames: int,
                  max_delay: int, stride: int, faceless_policy: str,
-                 include_tail: bool) -> Windows:
+                 include_tail: bool, require_labels: Sequence[tuple[int, int]] = ()
+                 ) -> Windows:
   """Lists the windows of a split.
 
   A labelled recording of N steps admits starts s with
@@ -52,6 +54,10 @@ def plan_windows(recordings: Sequence[RecordingSummary], *, clip_frames: int,
       keeps them (the `face_mask` says which steps).
     include_tail: also add the last admissible start, so that walking the
       recording in order covers its every step.
+    require_labels: (label column, delay) of each dimension trained on: a
+      window of a labelled recording is kept only if each has an annotated
+      label in its span (Aff-Wild2 leaves frames unannotated). Not used for
+      evaluation, whose windows must cover every step.
 
   Returns:
     The window table, ordered by recording then start.
@@ -60,7 +66,7 @@ def plan_windows(recordings: Sequence[RecordingSummary], *, clip_frames: int,
     raise ValueError(f"faceless_policy must be 'drop' or 'mask', not {faceless_policy!r}")
   recording_ids, starts = [], []
   for index, summary in enumerate(recordings):
-    labelled = bool(np.isfinite(summary.labels).all())
+    labelled = bool(np.isfinite(summary.labels).any())
     last = summary.steps - clip_frames - (max_delay if labelled else 0)
     if last < 0:
       continue
@@ -71,6 +77,13 @@ def plan_windows(recordings: Sequence[RecordingSummary], *, clip_frames: int,
       faceless = np.concatenate([[0], np.cumsum(~summary.face_found)])
       candidates = candidates[
           faceless[candidates + clip_frames] == faceless[candidates]]
+    if require_labels and labelled:  # Aff-Wild2: a label in each dimension's span
+      annotated = np.concatenate([np.zeros((1, summary.labels.shape[1])),
+                                  np.cumsum(np.isfinite(summary.labels), axis=0)])
+      spans = [annotated[np.minimum(candidates + delay + clip_frames, summary.steps), column]
+               - annotated[np.minimum(candidates + delay, summary.steps), column]
+               for column, delay in require_labels]
+      candidates = candidates[np.all(np.stack(spans) > 0, axis=0)]
     recording_ids.append(np.full(candidates.size, index, np.int32))
     starts.append(candidates.astype(np.int32))
   if not starts:
@@ -81,10 +94,12 @@ def plan_windows(recordings: Sequence[RecordingSummary], *, clip_frames: int,
 def train_windows(data: ml_collections.ConfigDict,
                   recordings: Sequence[RecordingSummary]) -> Windows:
   """The training windows: every `train_stride` steps, faceless policy applied."""
+  columns = [DIMENSIONS.index(dim) for dim in data.dimensions]
   return plan_windows(recordings, clip_frames=data.clip_frames,
                       max_delay=int(label_delays(data).max()),
                       stride=data.train_stride,
-                      faceless_policy=data.faceless_policy, include_tail=False)
+                      faceless_policy=data.faceless_policy, include_tail=False,
+                      require_labels=list(zip(columns, label_delays(data).tolist())))
 
 
 def eval_windows(data: ml_collections.ConfigDict,

@@ -18,11 +18,11 @@ import ml_collections
 import numpy as np
 import tqdm
 
+from caav_jax.input_pipeline import corpora
 from caav_jax.input_pipeline import feature_cache
 from caav_jax.input_pipeline import log_mel
 from caav_jax.training import backbones
 from caav_jax.training import sharding
-from data_pipelines.recola import recola_dataset_builder
 
 
 def modalities(model: nnx.Module) -> list[str]:
@@ -46,14 +46,15 @@ def ensure_features(config: ml_collections.ConfigDict, model: nnx.Module,
   return directory
 
 
-def _subsequence_inputs(faces: np.ndarray, audio: np.ndarray, starts: np.ndarray,
+def _subsequence_inputs(faces: np.ndarray, audio: list[np.ndarray], starts: np.ndarray,
                         subseq: int, image_size: int) -> tuple[np.ndarray, np.ndarray]:
-  """(starts, 1, subseq, S, S, 3) centre-cropped frames and (starts, 1, 128, 65) spectrograms."""
+  """(starts, 1, subseq, S, S, 3) centre-cropped frames and (starts, 1, 128, 1 + 4 subseq)
+  spectrograms."""
   top = (faces.shape[1] - image_size) // 2
   left = (faces.shape[2] - image_size) // 2
   rows = starts[:, None] + np.arange(subseq)
   frames = faces[rows, top:top + image_size, left:left + image_size]
-  spectrograms = log_mel.log_mel_spectrogram(audio[rows].reshape(starts.size, -1))
+  spectrograms = log_mel.subsequence_spectrograms(audio, starts, subseq)
   return frames[:, None], spectrograms[:, None]
 
 
@@ -77,8 +78,8 @@ def extract(config: ml_collections.ConfigDict, model: nnx.Module,
     expected: the fingerprint to store.
   """
   data = config.data
-  builder = recola_dataset_builder.load(data.data_dir, data.crop_size, data.face_source)
-  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
+  builder = corpora.load(data)
+  index = corpora.index(data)
   mesh = sharding.data_mesh()
   batch = data.batch_size * (data.clip_frames // data.subseq_frames)
   batch += -batch % mesh.size
@@ -98,7 +99,7 @@ def extract(config: ml_collections.ConfigDict, model: nnx.Module,
         steps = source.__getitems__(range(offset, offset + summary.steps))
         offset += summary.steps
         faces = np.stack([step['face'] for step in steps])
-        audio = np.stack([step['audio'] for step in steps])
+        audio = [step['audio'] for step in steps]
         count = summary.steps - data.subseq_frames + 1
         outputs = {modality: [] for modality in feature_cache.MODALITIES}
         for first in range(0, max(count, 0), batch):

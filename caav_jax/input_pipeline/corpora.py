@@ -1,0 +1,55 @@
+"""The corpus a configuration reads (`data.corpus`): RECOLA (AVEC 2016) or Aff-Wild2, one interface.
+
+Both builders write one example per step in recording order and a
+`RecordingIndex` (names, lengths, labels, face flags, frame rates); the
+rest of the pipeline reads them alike.
+"""
+
+import os
+
+import ml_collections
+import tensorflow_datasets as tfds
+
+from caav_jax.errors import ConfigError
+from data_pipelines.affwild2 import affwild2_dataset_builder
+from data_pipelines.recola import recola_dataset_builder
+from data_pipelines.recola.recola_dataset_builder import RecordingIndex
+
+
+CORPORA = ('recola', 'affwild2')
+
+
+def _check(data: ml_collections.ConfigDict) -> None:
+  if data.corpus not in CORPORA:
+    raise ConfigError(f'data.corpus must be one of {CORPORA}, not {data.corpus!r}')
+
+
+def load(data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """The built dataset (FileNotFoundError naming the crop sizes built when it is not)."""
+  _check(data)
+  if data.corpus == 'affwild2':
+    return affwild2_dataset_builder.load(data.data_dir, data.crop_size)
+  return recola_dataset_builder.load(data.data_dir, data.crop_size, data.face_source)
+
+
+def prepare(data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
+  """Builds the dataset from `data.raw_dir` unless it is built."""
+  _check(data)
+  if data.corpus == 'affwild2':
+    return affwild2_dataset_builder.prepare(data.raw_dir, data.data_dir, data.crop_size)
+  return recola_dataset_builder.prepare(data.raw_dir, data.data_dir, data.crop_size,
+                                        data.face_source)
+
+
+def built_configs(data: ml_collections.ConfigDict) -> list[str]:
+  """The crop sizes built under `data.data_dir` for this corpus, e.g. ['crop112']."""
+  _check(data)
+  folder = 'aff_wild2' if data.corpus == 'affwild2' else 'recola'
+  root = os.path.join(data.data_dir, folder)
+  return sorted(name for name in os.listdir(root) if name.startswith('crop')) if os.path.isdir(
+      root) else []
+
+
+def index(data: ml_collections.ConfigDict) -> RecordingIndex:
+  """The built dataset's recording index."""
+  return RecordingIndex.read(load(data).data_dir)
