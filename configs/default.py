@@ -33,7 +33,10 @@ def data_config() -> ml_collections.ConfigDict:
 def model_config() -> ml_collections.ConfigDict:
   """Which network: the paper's CAM or a baseline, sizes and precision."""
   model = ml_collections.ConfigDict()
-  model.fusion = 'cam'  # 'cam', 'cam_concat', 'concat', 'sum', 'audio_only' or 'visual_only'.
+  # 'cam', 'cam_concat', 'jca', 'concat', 'sum', 'audio_only' or 'visual_only'.
+  model.fusion = 'cam'
+  model.jca_encoder_features = 128  # jca: each modality's linear encoder (0: none)
+  model.jca_hidden = 32  # jca: k, the attention's hidden width
   model.visual_width = 1.0  # I3D width multiplier (1.0: the published network).
   model.audio_width = 1.0  # Spectrogram CNN width multiplier.
   model.dropout_rate = 0.5
@@ -113,7 +116,7 @@ def recipe_config() -> ml_collections.ConfigDict:
   recipe.visual_weights = ''  # converted Kinetics I3D weights (.npz) for the visual pre-training; '' starts from scratch
   recipe.unimodal_audio_steps = 2_000
   recipe.unimodal_visual_steps = 2_000
-  recipe.fusions = ('audio_only', 'visual_only', 'concat', 'sum', 'cam', 'cam_concat')
+  recipe.fusions = ('audio_only', 'visual_only', 'concat', 'sum', 'cam', 'cam_concat', 'jca')
   recipe.fusion_steps = 2_000
   recipe.fusion_learning_rate = 1e-4
   recipe.fusion_steps_per_call = 25  # on cached features a step takes milliseconds

@@ -8,9 +8,11 @@ import time
 from absl import app
 from absl import flags
 
+from data_pipelines import step_dataset
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.errors import RecolaInputError
 from data_pipelines.recola.recording import ReadOptions
+
 
 _RAW_DIR = flags.DEFINE_string('raw_dir', None, 'RECOLA folder (AVEC 2016 layout).', required=True)
 _DATA_DIR = flags.DEFINE_string('data_dir', None, 'Where TFDS datasets are kept.', required=True)
@@ -34,7 +36,7 @@ def main(argv):
   except RecolaInputError as e:
     raise app.UsageError(str(e)) from None
   seconds = time.perf_counter() - start
-  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
+  index = step_dataset.RecordingIndex.read(builder.data_dir)
   for split in ('train', 'dev', 'test'):
     recordings = index.recordings(split)
     steps = sum(r.steps for r in recordings)

@@ -18,8 +18,8 @@ from data_pipelines.affwild2 import video_reader
 from data_pipelines.recola import audio as audio_lib
 from data_pipelines.recola import media_audio
 from data_pipelines.recola.errors import RecolaInputError
-from data_pipelines.recola.recola_dataset_builder import RecordingIndex
 from data_pipelines.recola.recording import RecordingSummary
+from data_pipelines.step_dataset import RecordingIndex
 from data_pipelines.synthetic import affwild2_writer as writer
 
 

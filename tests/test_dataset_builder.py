@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from data_pipelines import step_dataset
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola import recording as recording_lib
 from data_pipelines.recola.errors import RecolaInputError
@@ -33,7 +34,7 @@ def corpus(tmp_path, built):
 def test_round_trip_keeps_order_labels_audio_and_faces(tmp_path, corpus):
   builder = recola_dataset_builder.prepare(corpus, tmp_path / 'tfds', crop_size=48)
   sources = builder.as_data_source()
-  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
+  index = step_dataset.RecordingIndex.read(builder.data_dir)
   assert set(sources) == {'train', 'dev', 'test'}
   for split, name in (('train', 'train_1'), ('dev', 'dev_1')):
     steps = [sources[split][i] for i in range(len(sources[split]))]
@@ -123,7 +124,7 @@ def test_failure_mid_build_leaves_no_dataset(tmp_path, corpus, monkeypatch):
     if recording.name == 'dev_1':
       raise RecolaInputError(recording.video, 'corrupt video at frame 7')
     return real(recording, options)
-  monkeypatch.setattr(recola_dataset_builder, 'read_recording', fail_on_dev)
+  monkeypatch.setattr(recola_dataset_builder.Recola, 'read', staticmethod(fail_on_dev))
   with pytest.raises(RecolaInputError, match='corrupt video at frame 7'):
     recola_dataset_builder.prepare(corpus, tmp_path / 'tfds', crop_size=40, num_workers=1)
   with pytest.raises(FileNotFoundError, match='no recola dataset built with crop size 40'):

@@ -7,6 +7,7 @@ from caav_jax.input_pipeline import datasets
 from caav_jax.input_pipeline import log_mel
 from caav_jax.input_pipeline import windows as windows_lib
 from configs import default
+from data_pipelines import step_dataset
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola.recording import RecordingSummary
 from tests import mini_corpus
@@ -101,7 +102,7 @@ def test_train_crop_and_flip_are_one_per_clip(data, data_dir):
   data.batch_size = 8
   batch = next(iter(datasets.train_dataset(data)))
   source = recola_dataset_builder.load(data_dir, 40).as_data_source()['train']
-  offsets = recola_dataset_builder.RecordingIndex.read(
+  offsets = step_dataset.RecordingIndex.read(
       recola_dataset_builder.load(data_dir, 40).data_dir).recordings('train')
   first_step = {0: 0, 1: offsets[0].steps}
   flips = 0

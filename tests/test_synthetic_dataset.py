@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from data_pipelines import step_dataset
 from data_pipelines.recola import faces
 from data_pipelines.recola import labels
 from data_pipelines.recola import layout
@@ -10,6 +11,7 @@ from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.recola import video
 from data_pipelines.synthetic import corpus_writer
 from data_pipelines.synthetic.face_renderer import FaceView
+
 
 OPTIONS = corpus_writer.CorpusOptions(duration_s=16.0, frame_width=192,
                                       frame_height=144, seed=4)
@@ -27,7 +29,7 @@ def built(tmp_path_factory):
 
 def test_labels_read_back_equal_labels_written(built):
   _, truths, builder = built
-  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
+  index = step_dataset.RecordingIndex.read(builder.data_dir)
   for split in ('train', 'dev'):
     summary, = index.recordings(split)
     gold = truths[summary.name].gold_standard
@@ -53,7 +55,7 @@ def test_reader_finds_the_six_raters_average_to_the_gold_standard(built):
 
 def test_faces_found_exactly_where_the_face_is_visible(built):
   _, truths, builder = built
-  index = recola_dataset_builder.RecordingIndex.read(builder.data_dir)
+  index = step_dataset.RecordingIndex.read(builder.data_dir)
   hidden_steps = 0
   for split in ('train', 'dev', 'test'):
     summary, = index.recordings(split)

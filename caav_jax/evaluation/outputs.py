@@ -131,6 +131,14 @@ def write_avec_arff(path: str | os.PathLike, recording: str, dimension: str,
                     for time, value in zip(times, values))
 
 
+def _save(path: str | os.PathLike, figure: figure_lib.Figure, axes, title: str) -> None:
+  """Labels the time axis, titles the figure and writes it as PNG, atomically."""
+  axes[-1].set_xlabel('time (s)')
+  figure.suptitle(title)
+  with atomic_write(path, binary=True) as file:
+    figure.savefig(file, format='png', dpi=100)
+
+
 def plot_recording(path: str | os.PathLike, times: np.ndarray, predictions: np.ndarray,
                    golds: np.ndarray, dimensions: Sequence[str], title: str) -> None:
   """Plots gold and prediction against time, one panel per dimension, as PNG.
@@ -166,10 +174,7 @@ def plot_recording(path: str | os.PathLike, times: np.ndarray, predictions: np.n
     panel.set_title(f'{name}: CCC = {ccc:.3f}')
     panel.set_ylabel(name)
     panel.legend(loc='upper right')
-  axes[-1].set_xlabel('time (s)')
-  figure.suptitle(title)
-  with atomic_write(path, binary=True) as file:
-    figure.savefig(file, format='png', dpi=100)
+  _save(path, figure, axes, title)
 
 
 def write_prediction_csv(path: str | os.PathLike, times: np.ndarray, predictions: np.ndarray,
@@ -225,10 +230,7 @@ def plot_prediction(path: str | os.PathLike, times: np.ndarray, predictions: np.
     panel.set_ylim(-limit, limit)
     panel.set_ylabel(name)
     panel.legend(loc='upper right')
-  axes[-1].set_xlabel('time (s)')
-  figure.suptitle(title)
-  with atomic_write(path, binary=True) as file:
-    figure.savefig(file, format='png', dpi=100)
+  _save(path, figure, axes, title)
 
 
 def _json_value(value):

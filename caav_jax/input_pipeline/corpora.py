@@ -13,7 +13,7 @@ import tensorflow_datasets as tfds
 from caav_jax.errors import ConfigError
 from data_pipelines.affwild2 import affwild2_dataset_builder
 from data_pipelines.recola import recola_dataset_builder
-from data_pipelines.recola.recola_dataset_builder import RecordingIndex
+from data_pipelines.step_dataset import RecordingIndex
 
 
 CORPORA = ('recola', 'affwild2')

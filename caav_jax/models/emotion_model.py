@@ -49,7 +49,9 @@ class EmotionModel(nnx.Module):
   def __init__(self, *, fusion: str = 'cam', outputs: int = 2,
                visual_width: float = 1.0, audio_width: float = 1.0,
                dropout_rate: float = 0.5, dtype=jnp.float32,
-               visual_batch_norm_momentum: float = BATCH_NORM_MOMENTUM, rngs: nnx.Rngs):
+               visual_batch_norm_momentum: float = BATCH_NORM_MOMENTUM,
+               sequence_length: int = 0, jca_encoder_features: int = 128,
+               jca_hidden: int = 32, rngs: nnx.Rngs):
     self.dtype = dtype
     uses_visual, uses_audio = fusion != 'audio_only', fusion != 'visual_only'
     self.visual = (InceptionI3d(width_multiplier=visual_width, dtype=dtype,
@@ -59,7 +61,9 @@ class EmotionModel(nnx.Module):
                   if uses_audio else None)
     visual_features = self.visual.features if uses_visual else 0
     audio_features = self.audio.features if uses_audio else 0
-    self.fusion = Fusion(fusion, audio_features, visual_features, dtype=dtype, rngs=rngs)
+    self.fusion = Fusion(fusion, audio_features, visual_features, length=sequence_length,
+                         jca_encoder_features=jca_encoder_features, jca_hidden=jca_hidden,
+                         dtype=dtype, rngs=rngs)
     self.head = PredictionHead(self.fusion.features, outputs,
                                dropout_rate=dropout_rate, dtype=dtype, rngs=rngs)
 

@@ -28,7 +28,9 @@ def create_model(config: ml_collections.ConfigDict, rngs: nnx.Rngs) -> EmotionMo
                       visual_width=model.visual_width, audio_width=model.audio_width,
                       dropout_rate=model.dropout_rate, dtype=compute_dtype(model.dtype),
                       visual_batch_norm_momentum=model.visual_batch_norm_momentum,
-                      rngs=rngs)
+                      sequence_length=config.data.clip_frames // config.data.subseq_frames,
+                      jca_encoder_features=model.jca_encoder_features,
+                      jca_hidden=model.jca_hidden, rngs=rngs)
 
 
 def create_unimodal_model(config: ml_collections.ConfigDict, modality: str,

@@ -7,21 +7,16 @@ follows the frame rate (640 samples at 25 fps, 533 or 534 at 30 fps).
 """
 
 import dataclasses
-import functools
 import os
 
 from etils import epath
-import numpy as np
 import tensorflow_datasets as tfds
 
-from data_pipelines import read_ahead
+from data_pipelines import step_dataset
 from data_pipelines.affwild2 import layout
 from data_pipelines.affwild2.video_reader import ReadOptions
 from data_pipelines.affwild2.video_reader import check_video
 from data_pipelines.affwild2.video_reader import read_video
-from data_pipelines.recola.labels import DIMENSIONS
-from data_pipelines.recola.recola_dataset_builder import LocalDatasetInfo
-from data_pipelines.recola.recola_dataset_builder import RecordingIndex
 
 
 @dataclasses.dataclass
@@ -35,7 +30,7 @@ def affwild2_config(crop_size: int) -> AffWild2Config:
                         description=f'{crop_size}x{crop_size} aligned face crops.')
 
 
-class AffWild2(tfds.core.GeneratorBasedBuilder):
+class AffWild2(step_dataset.StepDatasetBuilder):
   """Aff-Wild2, valence-arousal track: face crop, audio and labels of every frame.
 
   Examples keep their video order (shuffling disabled): a window of
@@ -47,33 +42,11 @@ class AffWild2(tfds.core.GeneratorBasedBuilder):
   BUILDER_CONFIGS = [affwild2_config(size) for size in (112, 64, 28)]
   MANUAL_DOWNLOAD_INSTRUCTIONS = layout.HOW_TO_OBTAIN
 
-  def __init__(self, *, read_options: ReadOptions | None = None,
-               num_workers: int | None = None, **kwargs):
-    """Args: read_options: length checks; num_workers: videos read in parallel processes
-    (default: one per CPU core)."""
-    super().__init__(**kwargs)
-    self._read_options = dataclasses.replace(
-        read_options or ReadOptions(), crop_size=self.builder_config.crop_size)
-    self._num_workers = num_workers or os.cpu_count() or 1
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    size = self.builder_config.crop_size
-    return LocalDatasetInfo(
-        builder=self,
-        description='Aff-Wild2 valence-arousal track, one example per video frame.',
-        features=tfds.features.FeaturesDict({
-            'recording': tfds.features.Text(),
-            'frame_index': np.int32,
-            'face': tfds.features.Image(shape=(size, size, 3), encoding_format='jpeg'),
-            'face_found': np.bool_,
-            'face_detected': np.bool_,
-            'audio': tfds.features.Tensor(shape=(None,), dtype=np.float32),
-            **{dim: np.float32 for dim in DIMENSIONS},
-        }),
-        metadata=RecordingIndex(),
-        disable_shuffling=True,
-        homepage='https://ibug.doc.ic.ac.uk/resources/aff-wild2/',
-    )
+  READ_OPTIONS = ReadOptions
+  AUDIO_SAMPLES = None  # a frame's span of audio: its length follows the frame rate
+  DESCRIPTION = 'Aff-Wild2 valence-arousal track, one example per video frame.'
+  HOMEPAGE = 'https://ibug.doc.ic.ac.uk/resources/aff-wild2/'
+  read = staticmethod(read_video)
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     splits = layout.list_videos(dl_manager.manual_dir)
@@ -82,13 +55,6 @@ class AffWild2(tfds.core.GeneratorBasedBuilder):
         check_video(video, self._read_options)
     return {split: self._generate_examples(split, videos)
             for split, videos in splits.items() if videos}
-
-  def _generate_examples(self, split: str, videos: list[layout.Video]):
-    read = functools.partial(read_video, options=self._read_options)
-    for summary, examples in read_ahead.read_in_order(videos, read, self._num_workers):
-      self.info.metadata.add(split, summary)
-      for example in examples:
-        yield f'{summary.name}_{example["frame_index"]:06d}', example
 
 
 def _builder(data_dir, crop_size: int, **kwargs) -> AffWild2:

@@ -1,85 +1,17 @@
 """TFDS builder `recola`: one ArrayRecord example per 40 ms step of every recording."""
 
 import dataclasses
-import functools
 import os
 
 from etils import epath
-import numpy as np
 import tensorflow_datasets as tfds
 
-from data_pipelines import read_ahead
+from data_pipelines import step_dataset
 from data_pipelines.recola import layout
 from data_pipelines.recola.audio import SAMPLES_PER_STEP
-from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.recording import ReadOptions
-from data_pipelines.recola.recording import RecordingSummary
 from data_pipelines.recola.recording import check_recording
 from data_pipelines.recola.recording import read_recording
-
-
-_INDEX_FILE = 'recordings.npz'
-
-
-class RecordingIndex(tfds.core.Metadata):
-  """Per split: each recording's name, first example and length, labels and face flags.
-
-  Saved beside the ArrayRecord files so the input pipeline can plan windows
-  without reading a single example; read it with `RecordingIndex.read`.
-  Keys: '<split>/names', '<split>/steps', '<split>/frame_rates' (steps a
-  second), '<split>/labels' ((examples, 2) valence, arousal) and
-  '<split>/face_found' ((examples,)).
-  """
-
-  def add(self, split: str, summary: RecordingSummary) -> None:
-    self.setdefault(split, []).append(summary)
-
-  def recordings(self, split: str) -> list[RecordingSummary]:
-    return self.get(split, [])
-
-  def save_metadata(self, data_dir):
-    arrays = {}
-    for split, summaries in self.items():
-      arrays[f'{split}/names'] = np.array([s.name for s in summaries])
-      arrays[f'{split}/steps'] = np.array([s.steps for s in summaries])
-      arrays[f'{split}/labels'] = np.concatenate([s.labels for s in summaries])
-      arrays[f'{split}/face_found'] = np.concatenate(
-          [s.face_found for s in summaries])
-      arrays[f'{split}/frame_rates'] = np.array([s.frame_rate for s in summaries])
-    with epath.Path(data_dir, _INDEX_FILE).open('wb') as f:
-      np.savez(f, **arrays)
-
-  @classmethod
-  def read(cls, data_dir: str | os.PathLike) -> 'RecordingIndex':
-    """Reads the index of a built dataset (its `builder.data_dir`)."""
-    index = cls()
-    index.load_metadata(data_dir)
-    return index
-
-  def load_metadata(self, data_dir):
-    self.clear()
-    with epath.Path(data_dir, _INDEX_FILE).open('rb') as f:
-      arrays = dict(np.load(f))
-    for split in {key.split('/')[0] for key in arrays}:
-      ends = np.cumsum(arrays[f'{split}/steps'])
-      starts = ends - arrays[f'{split}/steps']
-      # Datasets built before frame rates were kept hold RECOLA's 25 steps a second.
-      rates = arrays.get(f'{split}/frame_rates', np.full(ends.size, 25.0))
-      self[split] = [
-          RecordingSummary(str(name), arrays[f'{split}/labels'][a:b],
-                           arrays[f'{split}/face_found'][a:b], float(rate))
-          for name, a, b, rate in zip(arrays[f'{split}/names'], starts, ends, rates)]
-
-
-class LocalDatasetInfo(tfds.core.DatasetInfo):
-  """DatasetInfo that never looks for precomputed info on TFDS's servers.
-
-  RECOLA is not there, and TFDS's look-up leaves an empty temporary folder
-  behind for every builder made before the dataset is built.
-  """
-
-  def initialize_from_bucket(self) -> None:
-    pass
 
 
 @dataclasses.dataclass
@@ -104,7 +36,7 @@ def recola_config(crop_size: int, face_source: str = 'video') -> RecolaConfig:
                       f'{face_source}.')
 
 
-class Recola(tfds.core.GeneratorBasedBuilder):
+class Recola(step_dataset.StepDatasetBuilder):
   """RECOLA (AVEC 2016 partitions): face crop, audio and labels every 40 ms.
 
   Examples keep their recording order (shuffling is disabled) so that a
@@ -129,35 +61,11 @@ class Recola(tfds.core.GeneratorBasedBuilder):
       'without RECOLA, write a synthetic corpus in the same layout with '
       '`python -m data_pipelines.synthetic_recola --output_dir=DIR`.')
 
-  def __init__(self, *, read_options: ReadOptions | None = None,
-               num_workers: int | None = None, **kwargs):
-    """Args: read_options: face tracking and length checks; num_workers:
-    recordings read in parallel processes (default: one per CPU core)."""
-    super().__init__(**kwargs)
-    self._read_options = dataclasses.replace(
-        read_options or ReadOptions(), crop_size=self.builder_config.crop_size)
-    self._num_workers = num_workers or os.cpu_count() or 1
-
-  def _info(self) -> tfds.core.DatasetInfo:
-    size = self.builder_config.crop_size
-    return LocalDatasetInfo(
-        builder=self,
-        description='RECOLA audio-visual emotion corpus, one example per 40 ms.',
-        features=tfds.features.FeaturesDict({
-            'recording': tfds.features.Text(),
-            'frame_index': np.int32,
-            'face': tfds.features.Image(shape=(size, size, 3),
-                                        encoding_format='jpeg'),
-            'face_found': np.bool_,
-            'face_detected': np.bool_,
-            'audio': tfds.features.Tensor(shape=(SAMPLES_PER_STEP,),
-                                          dtype=np.float32),
-            **{dim: np.float32 for dim in DIMENSIONS},
-        }),
-        metadata=RecordingIndex(),
-        disable_shuffling=True,
-        homepage='https://diuf.unifr.ch/main/diva/recola/',
-    )
+  READ_OPTIONS = ReadOptions
+  AUDIO_SAMPLES = SAMPLES_PER_STEP
+  DESCRIPTION = 'RECOLA audio-visual emotion corpus, one example per 40 ms.'
+  HOMEPAGE = 'https://diuf.unifr.ch/main/diva/recola/'
+  read = staticmethod(read_recording)
 
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     splits = layout.list_recordings(dl_manager.manual_dir,
@@ -167,13 +75,6 @@ class Recola(tfds.core.GeneratorBasedBuilder):
         check_recording(recording, self._read_options)
     return {split: self._generate_examples(split, recordings)
             for split, recordings in splits.items() if recordings}
-
-  def _generate_examples(self, split: str, recordings: list[layout.Recording]):
-    read = functools.partial(read_recording, options=self._read_options)
-    for summary, examples in read_ahead.read_in_order(recordings, read, self._num_workers):
-      self.info.metadata.add(split, summary)
-      for example in examples:
-        yield f'{summary.name}_{example["frame_index"]:06d}', example
 
 
 def _builder(data_dir, crop_size: int, face_source: str, **kwargs) -> 'Recola':
