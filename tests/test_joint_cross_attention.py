@@ -32,7 +32,7 @@ def numpy_jca(x_a, x_v, weights, encoders=None):
 def _large_weights(module, rng, scale):
   weights = {}
   for name in ('audio', 'visual'):
-    branch = getattr(module, name)
+    branch = getattr(module, f'{name}_attention')
     values = []
     for param in (branch.w_j, branch.w, branch.w_c, branch.w_h):
       value = rng.normal(0, scale, param[...].shape).astype(np.float32)
@@ -96,3 +96,6 @@ def test_a_model_is_built_for_one_clip_length():
     fusion(jnp.zeros((2, 4, 16)), jnp.zeros((2, 4, 24)))
   with pytest.raises(ValueError, match='built for a clip length'):
     Fusion('jca', 16, 24, rngs=nnx.Rngs(0))
+  # 'audio' and 'visual' in a variable's path select a backbone (training/stages.py).
+  for path, _ in nnx.state(fusion).flat_state():
+    assert 'audio' not in path and 'visual' not in path, path

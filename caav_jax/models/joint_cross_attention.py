@@ -59,8 +59,9 @@ class JointCrossAttention(nnx.Module):
       self.audio_encoder = self.visual_encoder = None
     self.length = length
     joint = audio_features + visual_features
-    self.audio = _Branch(length, joint, hidden, rngs)
-    self.visual = _Branch(length, joint, hidden, rngs)
+    # Not named audio/visual: those path names select the backbones (training/stages.py).
+    self.audio_attention = _Branch(length, joint, hidden, rngs)
+    self.visual_attention = _Branch(length, joint, hidden, rngs)
     self.features = joint
     self.dtype = dtype
 
@@ -74,5 +75,5 @@ class JointCrossAttention(nnx.Module):
       audio, visual = self.audio_encoder(audio), self.visual_encoder(visual)
     audio, visual = audio.astype(self.dtype), visual.astype(self.dtype)
     joint = jnp.concatenate([audio, visual], axis=-1)
-    return jnp.concatenate([self.audio(audio, joint, self.dtype),
-                            self.visual(visual, joint, self.dtype)], axis=-1)
+    return jnp.concatenate([self.audio_attention(audio, joint, self.dtype),
+                            self.visual_attention(visual, joint, self.dtype)], axis=-1)

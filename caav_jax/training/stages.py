@@ -78,8 +78,9 @@ def create_model(config: ml_collections.ConfigDict, *,
     nnx.update(model, jax.jit(lambda: nnx.state(_build(config), drawn))())
   if initialise_backbones:
     backbones.initialise_backbones(model, config)
-  unset = [path for path, variable in nnx.state(model).flat_state()
-           if isinstance(variable[...], jax.ShapeDtypeStruct)]
+  unset = [jax.tree_util.keystr(path) for path, value
+           in jax.tree_util.tree_leaves_with_path(nnx.state(model))
+           if isinstance(value, jax.ShapeDtypeStruct)]
   if unset:
     raise ValueError(f'the sources of {replaced} left variables without a value: {unset[:3]}')
   return model
