@@ -76,14 +76,15 @@ def test_gradients_are_finite_and_bfloat16_is_close_to_float32():
   full = JointCrossAttention(16, 24, 8, rngs=nnx.Rngs(0))
   half = JointCrossAttention(16, 24, 8, dtype=jnp.bfloat16, rngs=nnx.Rngs(0))
   nnx.update(half, nnx.state(full))
-  expected = full(x_a, x_v)
-  got = half(x_a, x_v).astype(jnp.float32)
+  run = nnx.jit(lambda module, a, v: module(a, v))  # eager calls compile every op
+  expected = run(full, x_a, x_v)
+  got = run(half, x_a, x_v).astype(jnp.float32)
   assert float(jnp.abs(got - expected).max()) < 0.05 * float(jnp.abs(expected).max())
 
   def loss(module):
     return jnp.mean(module(x_a, x_v) ** 2)
 
-  grads = nnx.grad(loss)(full)
+  grads = nnx.jit(nnx.grad(loss))(full)
   leaves = jax.tree.leaves(nnx.state(grads))
   assert leaves and all(bool(jnp.isfinite(g).all()) for g in leaves)
   assert all(float(jnp.abs(g).sum()) > 0 for g in leaves)
@@ -93,7 +94,7 @@ def test_a_model_is_built_for_one_clip_length():
   fusion = Fusion('jca', 16, 24, length=8, rngs=nnx.Rngs(0))
   assert fusion.features == 256  # two encoders of 128, attended and concatenated
   with pytest.raises(ConfigError, match='built for 8 sub-sequences a clip, got 4'):
-    fusion(jnp.zeros((2, 4, 16)), jnp.zeros((2, 4, 24)))
+    nnx.eval_shape(lambda: fusion(jnp.zeros((2, 4, 16)), jnp.zeros((2, 4, 24))))
   with pytest.raises(ValueError, match='built for a clip length'):
     Fusion('jca', 16, 24, rngs=nnx.Rngs(0))
   # 'audio' and 'visual' in a variable's path select a backbone (training/stages.py).
