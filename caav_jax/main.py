@@ -128,10 +128,11 @@ def with_run_config(argv: list[str]) -> list[str]:
   run = _flag_value(argv[1:], 'workdir')
   if not run:
     return argv
-  if workdir.Workdir(pathlib.Path(run)).config.is_file():
+  folder = workdir.Workdir(pathlib.Path(run))
+  if folder.config.is_file():
     return [argv[0], f'--config={CONFIG_FROM_WORKDIR}:{run}', *argv[1:]]
-  inside = workdir.Workdir(pathlib.Path(run)).runs_inside()
-  missing = workdir.Workdir(pathlib.Path(run)).config.name
+  inside = folder.runs_inside()
+  missing = folder.config.name
   where = (f'; it holds runs: {", ".join(str(p) for p in inside[:6])}'
            f'{" ..." if len(inside) > 6 else ""}; point --workdir at one' if inside else
            '; point --workdir at a training run, or give --config=FILE to start one')

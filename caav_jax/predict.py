@@ -151,8 +151,10 @@ def predict(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
     raise ConfigError(f'--audio gives the voice of one video, but --input {request.input} '
                       f'holds {len(videos)}')
   output = request.output or workdir.predictions
-  if len(videos) == 1:  # a bad video is named before the model is loaded
-    media_lib.open_media(videos[0], request.audio, needs_audio=_listens(config))
+  # A single bad video is named before the model is loaded; a folder's, one by one.
+  opened = ({videos[0]: media_lib.open_media(videos[0], request.audio,
+                                             needs_audio=_listens(config))}
+            if len(videos) == 1 else {})
   predictor = Predictor(config, workdir)
   dimensions = tuple(config.data.dimensions)
   quiet = jax.process_index() != 0
@@ -164,7 +166,8 @@ def predict(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
   for video, name in zip(videos, _names(videos)):
     started = time.perf_counter()
     try:
-      media = media_lib.open_media(video, request.audio, needs_audio=_listens(config))
+      media = opened.get(video) or media_lib.open_media(video, request.audio,
+                                                        needs_audio=_listens(config))
       result = predictor.predict(media, quiet)
       frames, track = result.frames, result.track
       seconds = time.perf_counter() - started

@@ -41,11 +41,10 @@ class Fusion(nnx.Module):
     self.joint_attention = (JointCrossAttention(
         audio_features, visual_features, length, encoder_features=jca_encoder_features,
         hidden=jca_hidden, dtype=dtype, rngs=rngs) if kind == 'jca' else None)
-    self.features = {'concat': audio_features + visual_features,
-                     'cam_concat': audio_features + visual_features,
-                     'visual_only': visual_features}.get(kind, audio_features)
-    if kind == 'jca':
-      self.features = self.joint_attention.features
+    self.features = (self.joint_attention.features if kind == 'jca' else
+                     {'concat': audio_features + visual_features,
+                      'cam_concat': audio_features + visual_features,
+                      'visual_only': visual_features}.get(kind, audio_features))
 
   def __call__(self, audio: jnp.ndarray | None, visual: jnp.ndarray | None
                ) -> jnp.ndarray:

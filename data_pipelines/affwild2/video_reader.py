@@ -89,19 +89,8 @@ def check_video(video: Video, options: ReadOptions) -> None:
 def audio_segments(video: Video, steps: int, rate: float) -> Iterator[np.ndarray]:
   """Each step's audio: 16 kHz mono samples of that frame's span, aligned to the first frame."""
   offset = media_audio.audio_start_s(video.video) - video_lib.video_start_s(video.video)
-  chunks = media_audio.stream_audio_16k(video.video, offset)
-  pending = np.zeros(0, np.float32)
   bounds = np.round(np.arange(steps + 1) * SAMPLE_RATE / rate).astype(np.int64)
-  for step in range(steps):
-    size = bounds[step + 1] - bounds[step]
-    while pending.size < size:
-      chunk = next(chunks, None)
-      if chunk is None:
-        pending = np.pad(pending, (0, size - pending.size))  # silence past the audio's end
-        break
-      pending = np.concatenate([pending, chunk])
-    yield pending[:size]
-    pending = pending[size:]
+  return media_audio.cut(media_audio.stream_audio_16k(video.video, offset), np.diff(bounds))
 
 
 def read_video(video: Video, options: ReadOptions = ReadOptions()

@@ -7,6 +7,7 @@ length is read a chunk at a time.
 """
 
 import os
+from typing import Iterable
 from typing import Iterator
 
 import av
@@ -81,16 +82,16 @@ def stream_audio_16k(path: str | os.PathLike, offset_s: float = 0.0) -> Iterator
         yield tail[skip:]
 
 
-def audio_steps(chunks: Iterator[np.ndarray], samples_per_step: int) -> Iterator[np.ndarray]:
-  """Re-cuts chunks into consecutive (samples_per_step,) segments, then silence forever after."""
+def cut(chunks: Iterator[np.ndarray], sizes: Iterable[int]) -> Iterator[np.ndarray]:
+  """Re-cuts consecutive chunks into consecutive segments of the given sizes (silence past
+  the audio's end): 640 samples a 40 ms step, or an Aff-Wild2 frame's span."""
   pending = np.zeros(0, np.float32)
-  for chunk in chunks:
-    pending = np.concatenate([pending, chunk])
-    whole = pending.size // samples_per_step * samples_per_step
-    for segment in pending[:whole].reshape(-1, samples_per_step):
-      yield segment
-    pending = pending[whole:]
-  yield np.pad(pending, (0, samples_per_step - pending.size))
-  silence = np.zeros(samples_per_step, np.float32)
-  while True:
-    yield silence
+  for size in sizes:
+    while pending.size < size:
+      chunk = next(chunks, None)
+      if chunk is None:
+        pending = np.pad(pending, (0, size - pending.size))
+        break
+      pending = np.concatenate([pending, chunk])
+    yield pending[:size]
+    pending = pending[size:]
