@@ -36,14 +36,7 @@ def main(argv):
   except RecolaInputError as e:
     raise app.UsageError(str(e)) from None
   seconds = time.perf_counter() - start
-  index = step_dataset.RecordingIndex.read(builder.data_dir)
-  for split in ('train', 'dev', 'test'):
-    recordings = index.recordings(split)
-    steps = sum(r.steps for r in recordings)
-    faces = sum(int(r.face_found.sum()) for r in recordings)
-    if recordings:
-      print(f'{split:5s}: {len(recordings)} recordings, {steps} steps '
-            f'({steps / 1500:.1f} min), face found in {100 * faces / steps:.1f}%')
+  print('\n'.join(step_dataset.describe(step_dataset.RecordingIndex.read(builder.data_dir))))
   print(f'dataset ready in {builder.data_dir} ({seconds:.1f} s)')
 
 

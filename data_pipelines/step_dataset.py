@@ -75,6 +75,20 @@ class RecordingIndex(tfds.core.Metadata):
           for name, a, b, rate in zip(arrays[f'{split}/names'], starts, ends, rates)]
 
 
+def describe(index: RecordingIndex) -> list[str]:
+  """One line per built split: its recordings, steps, duration and where a face was found."""
+  lines = []
+  for split in ('train', 'dev', 'test'):
+    recordings = index.recordings(split)
+    if recordings:
+      steps = sum(r.steps for r in recordings)
+      minutes = sum(r.steps / r.frame_rate for r in recordings) / 60
+      faces = sum(int(r.face_found.sum()) for r in recordings)
+      lines.append(f'{split:5s}: {len(recordings)} recordings, {steps} steps ({minutes:.1f} min), '
+                   f'face found in {100 * faces / steps:.1f}%')
+  return lines
+
+
 def step_features(crop_size: int, audio_samples: int | None) -> tfds.features.FeaturesDict:
   """What one example (one step) holds; `audio_samples` None where it varies (Aff-Wild2)."""
   return tfds.features.FeaturesDict({

@@ -18,8 +18,36 @@ if [[ "$version" == 3.11 ]]; then lock=requirements.lock; else lock=requirements
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
-# The pins to carry: missing on the node, or there in another version.
-python3 - "$lock" "$node" "$work/wanted.txt" <<'PY'
+source scripts/wheel_platforms.sh
+mkdir -p "$work/wheels"
+promise="$(grep '^promise==' "$lock")"  # TFDS's `promise` ships only an sdist (pure Python)
+python3 -m pip wheel --quiet --no-deps "$promise" -w "$work/wheels"
+
+# The pins a node needs: the direct dependencies and test tools, held to the lock, less
+# Apache Beam (a dataset build spread over a cluster, not an accelerator's work) and what
+# only Beam needs; resolved for the node's Python.
+python3 - "$version" "$work/direct.txt" <<'PY'
+import sys, tomllib
+from packaging.markers import Marker  # pip vendors packaging; so does every venv with pip
+project = tomllib.load(open('pyproject.toml', 'rb'))['project']
+environment = {'python_version': sys.argv[1], 'python_full_version': sys.argv[1] + '.0',
+               'sys_platform': 'linux', 'platform_system': 'Linux', 'platform_machine': 'x86_64',
+               'extra': ''}
+lines = []
+for requirement in project['dependencies'] + project['optional-dependencies']['test']:
+  spec, _, marker = requirement.partition(';')
+  if (not marker or Marker(marker).evaluate(environment)) and not spec.startswith('apache-beam'):
+    lines.append(spec.strip())
+open(sys.argv[2], 'w').write('\n'.join(lines) + '\n')
+PY
+python3 -m pip install --quiet --dry-run --ignore-installed --ignore-requires-python \
+  --target "$work/target" --find-links "$work/wheels" --python-version "$version" \
+  --implementation cp --only-binary=:all: "${platforms[@]}" --report "$work/needed.json" \
+  -c "$lock" -r "$work/direct.txt"
+
+# The pins to carry: needed, and missing on the node or there in another version.
+python3 - "$lock" "$node" "$work/wanted.txt" "$work/needed.json" <<'PY'
+import json
 import re, sys
 norm = lambda name: re.sub(r'[-_.]+', '-', name).lower()
 def pins(path):
@@ -33,20 +61,19 @@ def pins(path):
       found[norm(line)] = None  # a name without its version
   return found
 lock, node = pins(sys.argv[1]), pins(sys.argv[2])
+needed = {norm(i['metadata']['name']) for i in json.load(open(sys.argv[4]))['install']}
 def carried(name, version):
   if name in ('jax', 'jaxlib') or name.startswith(('jax-', 'nvidia-', 'libtpu')):
     return False  # the image's own
+  if name not in needed:
+    return False  # Beam's alone
   return name not in node or node[name] not in (version, None)  # missing, or another version
 wanted = [f'{name}=={version}' for name, version in sorted(lock.items()) if carried(name, version)]
 open(sys.argv[3], 'w').write('\n'.join(wanted) + '\n')
 PY
 
-source scripts/wheel_platforms.sh
-mkdir -p "$work/wheels"
-if grep -q '^promise==' "$work/wanted.txt"; then  # TFDS's `promise` ships only an sdist (pure Python)
-  python3 -m pip wheel --quiet --no-deps "$(grep '^promise==' "$work/wanted.txt")" -w "$work/wheels"
-  sed -i '/^promise==/d' "$work/wanted.txt"
-fi
+grep -q '^promise==' "$work/wanted.txt" || rm "$work/wheels"/promise-*.whl
+sed -i '/^promise==/d' "$work/wanted.txt"
 python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version "$version" \
   --implementation cp "${platforms[@]}" -d "$work/wheels" -r "$work/wanted.txt"
 

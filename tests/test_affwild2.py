@@ -1,10 +1,14 @@
 """Aff-Wild2 as distributed: the synthetic corpus in its exact layout; the reader's values, errors."""
 
 import shutil
+import subprocess
+import sys
 
+from apache_beam.options.pipeline_options import PipelineOptions
 import av
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 
 from caav_jax import evaluate
 from caav_jax import train
@@ -31,6 +35,31 @@ def corpus(tmp_path_factory):
   root = tmp_path_factory.mktemp('affwild2') / 'corpus'
   assert writer.write_corpus_once(root, OPTIONS)
   return root
+
+
+@pytest.fixture(scope='module')
+def built(corpus, tmp_path_factory):
+  """The dataset built here, in this process."""
+  return affwild2_dataset_builder.prepare(corpus, tmp_path_factory.mktemp('tfds'), crop_size=28,
+                                          num_workers=1)
+
+
+def assert_same_dataset(expected, actual):
+  """Every split: the same index, and the same examples in the same order."""
+  expected_index, actual_index = (RecordingIndex.read(b.data_dir) for b in (expected, actual))
+  for split in ('train', 'dev', 'test'):
+    for want, got in zip(expected_index.recordings(split), actual_index.recordings(split),
+                         strict=True):
+      assert (got.name, got.frame_rate) == (want.name, want.frame_rate)
+      np.testing.assert_array_equal(got.labels, want.labels)
+      np.testing.assert_array_equal(got.face_found, want.face_found)
+    want_source, got_source = (b.as_data_source(split=split) for b in (expected, actual))
+    assert len(got_source) == len(want_source) > 0
+    for index in range(len(want_source)):
+      want, got = want_source[index], got_source[index]
+      assert got.keys() == want.keys()
+      for key in want:
+        np.testing.assert_array_equal(got[key], want[key], err_msg=f'{split}[{index}] {key}')
 
 
 def test_the_corpus_has_the_distributed_layout(corpus):
@@ -162,9 +191,8 @@ def test_a_second_write_is_a_no_op_and_other_content_is_refused(corpus, tmp_path
     writer.write_corpus_once(tmp_path / 'other', OPTIONS)
 
 
-def test_the_built_dataset_holds_every_frame_with_its_rate_labels_and_voice(corpus, tmp_path):
-  builder = affwild2_dataset_builder.prepare(corpus, tmp_path / 'tfds', crop_size=28,
-                                             num_workers=1)
+def test_the_built_dataset_holds_every_frame_with_its_rate_labels_and_voice(corpus, built):
+  builder = built
   index = RecordingIndex.read(builder.data_dir)
   videos = layout.list_videos(corpus)
   for split in ('train', 'dev', 'test'):
@@ -185,10 +213,38 @@ def test_the_built_dataset_holds_every_frame_with_its_rate_labels_and_voice(corp
           np.testing.assert_array_equal(stored['audio'], step['audio'])
           np.testing.assert_array_equal(stored['valence'], step['valence'])
       first += recording.steps
-  assert affwild2_dataset_builder.load(tmp_path / 'tfds', 28).data_dir == builder.data_dir
+  data_dir = builder.data_dir_root
+  assert affwild2_dataset_builder.load(data_dir, 28).data_dir == builder.data_dir
   with pytest.raises(FileNotFoundError, match='no affwild2 dataset built with crop size 64; '
                      'built: crop28'):
-    affwild2_dataset_builder.load(tmp_path / 'tfds', 64)
+    affwild2_dataset_builder.load(data_dir, 64)
+
+
+def test_a_beam_build_over_worker_processes_and_shards_writes_the_same_dataset(
+    corpus, built, tmp_path):
+  # Two worker processes read the videos in any order; three shards a split test
+  # that the integer keys put every frame back in video order across shards.
+  builder = affwild2_dataset_builder.AffWild2(config='crop28', data_dir=str(tmp_path),
+                                             file_format='array_record', use_beam=True)
+  options = PipelineOptions(['--direct_num_workers=2', '--direct_running_mode=multi_processing'])
+  builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+      manual_dir=str(corpus), num_shards=3, beam_options=options))
+  assert len(list(builder.data_path.glob('aff_wild2-train.array_record-*-of-00003'))) == 3
+  assert_same_dataset(built, builder)
+
+
+def test_the_build_command_runs_beam_and_reports_each_split(corpus, built, tmp_path):
+  result = subprocess.run(
+      [sys.executable, '-m', 'data_pipelines.build_affwild2', f'--raw_dir={corpus}',
+       f'--data_dir={tmp_path}', '--crop_size=28', '--beam_options=--runner=DirectRunner'],
+      capture_output=True, text=True, timeout=300, check=False)
+  assert result.returncode == 0, result.stderr[-2000:]
+  train = RecordingIndex.read(built.data_dir).recordings('train')
+  faces = np.concatenate([r.face_found for r in train])
+  assert (f'train: {len(train)} recordings, {faces.size} steps ('
+          f'{sum(r.steps / r.frame_rate for r in train) / 60:.1f} min), face found in '
+          f'{100 * faces.mean():.1f}%') in result.stdout
+  assert_same_dataset(built, affwild2_dataset_builder.load(tmp_path, 28))
 
 
 def test_a_sub_sequence_spectrogram_follows_the_frame_rate():

@@ -4,13 +4,19 @@ A step is one frame at that video's own rate; the `RecordingIndex` keeps
 each video's frame rate beside its labels (NaN where unannotated) and face
 flags. A step's audio is the voice of that frame's span, so its length
 follows the frame rate (640 samples at 25 fps, 533 or 534 at 30 fps).
+
+Built in this process's workers, or with `beam_options` as an Apache Beam
+pipeline (one element per video) that a Beam runner spreads over machines.
 """
 
 import dataclasses
 import os
+from typing import Any
+from typing import Iterator
 
 from etils import epath
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.utils.lazy_imports_utils import apache_beam as beam
 
 from data_pipelines import step_dataset
 from data_pipelines.affwild2 import layout
@@ -48,13 +54,45 @@ class AffWild2(step_dataset.StepDatasetBuilder):
   HOMEPAGE = 'https://ibug.doc.ic.ac.uk/resources/aff-wild2/'
   read = staticmethod(read_video)
 
+  def __init__(self, *, use_beam: bool = False, **kwargs):
+    """Args: use_beam: build as a Beam pipeline (the runner comes with
+    `download_and_prepare`'s `beam_options`); else in worker processes here."""
+    super().__init__(**kwargs)
+    self._use_beam = use_beam
+
   def _split_generators(self, dl_manager: tfds.download.DownloadManager):
     splits = layout.list_videos(dl_manager.manual_dir)
     for videos in splits.values():
       for video in videos:
         check_video(video, self._read_options)
-    return {split: self._generate_examples(split, videos)
-            for split, videos in splits.items() if videos}
+    generate = self._beam_examples if self._use_beam else self._generate_examples
+    return {split: generate(split, videos) for split, videos in splits.items() if videos}
+
+  def _beam_examples(self, split: str, videos: list[layout.Video]) -> 'beam.PTransform':
+    """The split as a Beam transform: (example index, example) of each frame, read per video.
+
+    The index is summarised here (labels, crops and frame counts only: no
+    frame is decoded), which also gives each video its first example index;
+    integer keys keep TFDS's Beam writer in video order.
+    """
+    items, start = [], 0
+    for video in videos:
+      summary, _ = read_video(video, self._read_options)
+      self.info.metadata.add(split, summary)
+      items.append((start, video))
+      start += summary.steps
+    return (f'{split}_videos' >> beam.Create(items)
+            | f'{split}_spread' >> beam.Reshuffle()
+            | f'{split}_frames' >> beam.FlatMap(_keyed_examples, options=self._read_options))
+
+
+def _keyed_examples(item: tuple[int, layout.Video], options: ReadOptions
+                    ) -> Iterator[tuple[int, dict[str, Any]]]:
+  """On a Beam worker: every frame of one video, keyed by its example index in the split."""
+  start, video = item
+  _, examples = read_video(video, options)
+  for example in examples:
+    yield start + example['frame_index'], example
 
 
 def _builder(data_dir, crop_size: int, **kwargs) -> AffWild2:
@@ -65,21 +103,30 @@ def _builder(data_dir, crop_size: int, **kwargs) -> AffWild2:
 
 
 def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike, crop_size: int = 112,
-            read_options: ReadOptions | None = None,
-            num_workers: int | None = None) -> AffWild2:
+            read_options: ReadOptions | None = None, num_workers: int | None = None,
+            beam_options: list[str] | None = None) -> AffWild2:
   """Builds the dataset from an Aff-Wild2 folder unless it is already built.
 
   Every video's files are checked (cheaply) before anything is written; a
   failed build leaves nothing that could pass for a built dataset.
 
+  Args:
+    num_workers: videos read in parallel processes here (default: one per core).
+    beam_options: Beam pipeline flags (e.g. ['--runner=FlinkRunner', ...]):
+      build as a Beam pipeline instead; every worker must see `raw_dir` and
+      `data_dir` at the same paths.
+
   Raises:
     RecolaInputError: naming the first bad input file.
   """
-  builder = _builder(data_dir, crop_size, read_options=read_options, num_workers=num_workers)
+  builder = _builder(data_dir, crop_size, read_options=read_options, num_workers=num_workers,
+                     use_beam=beam_options is not None)
   if not builder.is_prepared():
     layout.list_videos(raw_dir)  # a clear error before TFDS's
-    builder.download_and_prepare(
-        download_config=tfds.download.DownloadConfig(manual_dir=os.fspath(raw_dir)))
+    options = None if beam_options is None else beam.options.pipeline_options.PipelineOptions(
+        beam_options)
+    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
+        manual_dir=os.fspath(raw_dir), beam_options=options))
   return builder
 
 
