@@ -1,10 +1,11 @@
-"""--mode=predict: valence and arousal every 40 ms of the videos a user brings, from a trained run.
+"""--mode=predict: valence and arousal every step of the videos a user brings, from a trained run.
 
   python -m caav_jax.main --mode=predict --workdir=RUN --input=VIDEO_OR_FOLDER
       [--output=DIR] [--audio=FILE] [--overlay] [--step=N]
 
 Writes into DIR (default RUN/predictions/), per video NAME:
-  NAME.csv            time_s, one column per dimension, face_found: a row every 40 ms
+  NAME.csv            time_s, one column per dimension, face_found: a row a step (40 ms;
+                      a video frame for a run trained on Aff-Wild2)
   NAME.png            the curves over time, stretches without a face shaded
   NAME_annotated.mp4  with --overlay: the video with its face box and a live bar per dimension
 and summary.json for the whole batch. The model is the run's best checkpoint
@@ -29,6 +30,7 @@ from caav_jax.evaluation import outputs
 from caav_jax.evaluation import overlay
 from caav_jax.evaluation import restore
 from caav_jax.evaluation import scoring
+from caav_jax.input_pipeline import corpora
 from caav_jax.input_pipeline import media as media_lib
 from caav_jax.training import sharding
 from caav_jax.training import steps
@@ -36,7 +38,6 @@ from caav_jax.workdir import Workdir
 from data_pipelines.recola import faces
 from data_pipelines.recola import recording as recording_lib
 from data_pipelines.recola.errors import RecolaInputError
-from data_pipelines.recola.labels import STEP_SECONDS
 
 
 SUMMARY_FILE = 'summary.json'
@@ -65,7 +66,7 @@ class VideoPrediction:
   """What the model made of one video.
 
   Attributes:
-    frames: (steps, dims) a prediction every 40 ms, assembled as evaluation does.
+    frames: (steps, dims) a prediction a step, assembled as evaluation does.
     track: the face track (boxes, found) of every step.
     windows: the window predictions the frames are assembled from.
   """
@@ -120,14 +121,14 @@ def _names(videos: list[pathlib.Path]) -> list[str]:
 
 def _write(output: pathlib.Path, name: str, media: media_lib.Media, frames: np.ndarray,
            track, dimensions, with_overlay: bool, quiet: bool) -> list[str]:
-  times = np.arange(media.steps) * STEP_SECONDS
+  times = np.arange(media.steps) * float(media.step_s)
   written = [f'{name}.csv', f'{name}.png']
   if with_overlay:
     with tqdm.tqdm(desc=f'{name}: annotated video', unit='frame', disable=quiet,
                    total=int(round(media.duration_s * media.frame_rate)) or None) as bar:
       overlay.write_overlay(output / f'{name}_annotated.mp4', media.video, media.audio,
                             media.audio_offset_s, track.boxes, track.found, frames,
-                            dimensions, bar.update)
+                            dimensions, media.step_s, bar.update)
     written.append(f'{name}_annotated.mp4')
   outputs.plot_prediction(output / f'{name}.png', times, frames, track.found, dimensions,
                           f'{media.video.name}: predicted {", ".join(dimensions)}')
@@ -152,9 +153,11 @@ def predict(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
                       f'holds {len(videos)}')
   output = request.output or workdir.predictions
   # A single bad video is named before the model is loaded; a folder's, one by one.
-  opened = ({videos[0]: media_lib.open_media(videos[0], request.audio,
-                                             needs_audio=_listens(config))}
-            if len(videos) == 1 else {})
+  def open_media(video: pathlib.Path) -> media_lib.Media:
+    return media_lib.open_media(video, request.audio, needs_audio=_listens(config),
+                                frame_steps=corpora.steps_are_frames(config.data))
+
+  opened = {videos[0]: open_media(videos[0])} if len(videos) == 1 else {}
   predictor = Predictor(config, workdir)
   dimensions = tuple(config.data.dimensions)
   quiet = jax.process_index() != 0
@@ -166,8 +169,7 @@ def predict(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
   for video, name in zip(videos, _names(videos)):
     started = time.perf_counter()
     try:
-      media = opened.get(video) or media_lib.open_media(video, request.audio,
-                                                        needs_audio=_listens(config))
+      media = opened.get(video) or open_media(video)
       result = predictor.predict(media, quiet)
       frames, track = result.frames, result.track
       seconds = time.perf_counter() - started
@@ -181,7 +183,8 @@ def predict(config: ml_collections.ConfigDict, workdir: str | os.PathLike,
     summary['videos'][name] = {
         'input': str(video), 'audio': str(media.audio) if media.audio else None,
         'duration_s': round(media.duration_s, 3), 'frame_rate': round(media.frame_rate, 3),
-        'steps': media.steps, 'face_found_fraction': round(float(track.found.mean()), 4),
+        'steps': media.steps, 'steps_per_second': round(media.steps_per_second, 3),
+        'face_found_fraction': round(float(track.found.mean()), 4),
         'mean': {dim: float(frames[:, i].mean()) for i, dim in enumerate(dimensions)},
         'seconds': round(seconds, 2), 'real_time_factor': round(seconds / media.duration_s, 3),
         'files': written}

@@ -2,8 +2,10 @@
 faceless stretches flagged, any frame rate and audio format, and one line for each bad input."""
 
 import csv
+import fractions
 import json
 import pathlib
+import shutil
 
 import av
 import cv2
@@ -22,9 +24,12 @@ from caav_jax.input_pipeline import media as media_lib
 from caav_jax.training import sharding
 from caav_jax.training import stages
 from caav_jax.workdir import Workdir
+from data_pipelines.affwild2 import layout
+from data_pipelines.affwild2 import video_reader
 from data_pipelines.recola import audio as audio_lib
 from data_pipelines.recola import media_audio
 from data_pipelines.recola import recording as recording_lib
+from data_pipelines.recola import video as video_lib
 from data_pipelines.recola.errors import RecolaInputError
 from tests import mini_corpus
 from tests import model_builders
@@ -158,6 +163,46 @@ def test_the_command_writes_a_row_every_40_ms_flags_faceless_steps_and_an_annota
   assert 0.3 < np.mean(interview) < 0.6
   assert summary['videos']['webcam']['face_found_fraction'] == 1.0
   assert summary['videos']['webcam']['frame_rate'] == 30.0
+
+
+def test_a_run_trained_on_affwild2_predicts_every_frame_at_the_videos_own_rate(
+    corpus, media, tmp_path):
+  _, workdir, _ = corpus
+  video = media / 'faces' / 'single_face.mp4'  # 30 fps, 72 frames, 44.1 kHz stereo MP3
+  opened = media_lib.open_media(video, frame_steps=True)
+  assert (opened.steps, opened.step_s) == (72, fractions.Fraction(1, 30))
+  # Step k is decoded frame k, and its voice is frame k's span, cut as Aff-Wild2's builder cuts it.
+  with av.open(str(video)) as container:
+    decoded = [frame.to_ndarray(format='bgr24') for frame in container.decode(video=0)]
+  grid = list(video_lib.frames_on_label_grid(video, opened.steps, step_s=opened.step_s))
+  assert len(grid) == len(decoded) == 72
+  for (step, frame), expected in zip(grid, decoded):
+    np.testing.assert_array_equal(frame, expected, err_msg=f'step {step}')
+  built = list(video_reader.audio_segments(layout.Video('webcam', 'test', None, tmp_path, video),
+                                           72, 30.0))
+  streamed = list(media_lib.step_audio(opened))
+  assert [s.size for s in streamed] == [s.size for s in built]
+  assert {s.size for s in streamed} == {533, 534} and sum(s.size for s in streamed) == 38_400
+  np.testing.assert_array_equal(np.concatenate(streamed), np.concatenate(built))
+
+  # The same model, saved as trained on Aff-Wild2: a row and an annotated frame per video frame.
+  run = Workdir(tmp_path / 'affwild2_run')
+  shutil.copytree(workdir.checkpoints, run.checkpoints)
+  config = run_config.load(workdir.config)
+  config.data.corpus = 'affwild2'
+  run_config.save(config, run.config)
+  result = run_main('--mode=predict', f'--workdir={run.root}', f'--input={video}',
+                    f'--output={tmp_path / "out"}', '--overlay')
+  assert result.returncode == 0, result.stderr[-3000:]
+  with open(tmp_path / 'out' / 'single_face.csv') as file:
+    rows = list(csv.DictReader(file))
+  assert len(rows) == 72
+  np.testing.assert_allclose([float(r['time_s']) for r in rows], np.arange(72) / 30, atol=5e-5)
+  assert all(np.isfinite(float(r['valence'])) for r in rows)
+  summary = json.loads((tmp_path / 'out' / predict.SUMMARY_FILE).read_text())
+  assert summary['videos']['single_face']['steps_per_second'] == 30.0
+  with av.open(str(tmp_path / 'out' / 'single_face_annotated.mp4')) as annotated:
+    assert annotated.streams.video[0].frames == 72
 
 
 def test_audio_of_any_container_and_rate_is_the_builders_audio(media, tmp_path):

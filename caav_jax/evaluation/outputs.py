@@ -193,7 +193,7 @@ def write_prediction_csv(path: str | os.PathLike, times: np.ndarray, predictions
   header = ','.join(['time_s', *dimensions, 'face_found'])
   with atomic_write(path) as file:
     np.savetxt(file, np.column_stack([times, values, found]), delimiter=',', header=header,
-               comments='', fmt=['%.2f'] + ['%.6f'] * len(dimensions) + ['%d'])
+               comments='', fmt=['%.4f'] + ['%.6f'] * len(dimensions) + ['%d'])
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:

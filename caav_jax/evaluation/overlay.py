@@ -1,7 +1,7 @@
 """The annotated video of a prediction: every frame with its face box and a live bar per dimension.
 
 Frames keep their own rate and timestamps; frame time t shows the
-prediction of the 40 ms step it falls in. The voice is re-encoded as AAC
+prediction of the step it falls in (40 ms steps, or a step a frame). The voice is re-encoded as AAC
 beside the picture, interleaved as it is read, so memory stays bounded.
 """
 
@@ -19,7 +19,6 @@ import numpy as np
 from caav_jax.atomic_write import atomic_write
 
 
-_STEP = fractions.Fraction(1, 25)
 _FACE = (80, 200, 80)  # BGR
 _POSITIVE, _NEGATIVE, _TRACK = (60, 180, 240), (230, 140, 60), (60, 60, 60)
 
@@ -63,7 +62,7 @@ def _audio_frames(path: pathlib.Path, offset_s: float) -> Iterator[tuple[float, 
 
 def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.Path | None,
                   audio_offset_s: float, boxes: np.ndarray, found: np.ndarray,
-                  predictions: np.ndarray, dimensions: Sequence[str],
+                  predictions: np.ndarray, dimensions: Sequence[str], step_s: fractions.Fraction,
                   on_frame: Callable[[], None] | None = None) -> None:
   """Writes the annotated video (H.264 + AAC in MP4), atomically.
 
@@ -76,6 +75,7 @@ def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.P
     found: (steps,) whether a face is there.
     predictions: (steps, dims) the prediction of each step.
     dimensions: the dims names.
+    step_s: the steps' spacing in seconds, exact.
     on_frame: called after each frame (a progress bar's update).
   """
   steps = predictions.shape[0]
@@ -100,7 +100,7 @@ def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.P
           continue
         start = frame.pts if start is None else start
         time = (frame.pts - start) * source_video.time_base
-        step = min(steps - 1, int(time / _STEP))
+        step = min(steps - 1, int(time / step_s))
         picture = draw(frame.to_ndarray(format='bgr24')[:height, :width],
                        boxes[step] if found[step] else None, predictions[step], dimensions)
         annotated = av.VideoFrame.from_ndarray(picture, format='bgr24')
@@ -112,7 +112,7 @@ def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.P
           pending = next(sound, None)
         if on_frame is not None:
           on_frame()
-      while pending is not None and pending[0] <= steps * float(_STEP):
+      while pending is not None and pending[0] <= steps * float(step_s):
         _encode_audio(output, voice, *pending)
         pending = next(sound, None)
       for stream in (encoder, voice):

@@ -53,3 +53,9 @@ def built_configs(data: ml_collections.ConfigDict) -> list[str]:
 def index(data: ml_collections.ConfigDict) -> RecordingIndex:
   """The built dataset's recording index."""
   return RecordingIndex.read(load(data).data_dir)
+
+
+def steps_are_frames(data: ml_collections.ConfigDict) -> bool:
+  """Whether a step is one frame at the video's own rate (Aff-Wild2), not RECOLA's 40 ms."""
+  _check(data)
+  return data.corpus == 'affwild2'

@@ -3,7 +3,9 @@
 The steps are the dataset builder's (data_pipelines/recola/recording.py):
 one per 40 ms, the frame shown at that time (by timestamp, any frame rate),
 the face found and tracked over the whole video, cropped and stored as the
-dataset stores it (JPEG), and 640 samples of 16 kHz mono audio. The windows
+dataset stores it (JPEG), and 640 samples of 16 kHz mono audio. For a model
+trained on Aff-Wild2 a step is one frame at the video's own rate, and its
+audio that frame's span (as data_pipelines/affwild2/video_reader.py). The windows
 are evaluation's (`windows.eval_windows` of an unlabelled recording) and
 each is made into model inputs by `loaders.window_inputs`, so the model sees
 exactly what it sees when the same recording is evaluated from the dataset.
@@ -15,6 +17,7 @@ read, never whole.
 
 import collections
 import dataclasses
+import fractions
 import os
 import pathlib
 from typing import Callable
@@ -28,11 +31,11 @@ import numpy as np
 from caav_jax.input_pipeline import loaders
 from caav_jax.input_pipeline.windows import Windows
 from caav_jax.input_pipeline.windows import eval_windows
+from data_pipelines.affwild2.video_reader import frame_count
 from data_pipelines.recola import faces
 from data_pipelines.recola import media_audio
 from data_pipelines.recola import recording as recording_lib
 from data_pipelines.recola import video as video_lib
-from data_pipelines.recola.audio import SAMPLES_PER_STEP
 from data_pipelines.recola.errors import RecolaInputError
 from data_pipelines.recola.labels import DIMENSIONS
 from data_pipelines.recola.labels import STEP_SECONDS
@@ -56,7 +59,9 @@ class Media:
       apart), or None when there is none.
     audio_offset_s: silence put before the audio so that it starts with the
       first frame (a container's audio may start after its video).
-    steps: 40 ms steps: the video's length / 40 ms, plus one (as the builder).
+    steps: 40 ms steps: the video's length / 40 ms, plus one (as the RECOLA
+      builder); or, a step a frame, the container's frame count (as Aff-Wild2's).
+    step_s: the steps' spacing in seconds, exact: 1/25, or 1 / the frame rate.
     duration_s: the video's length.
     frame_rate: the container's average frame rate.
     size: (width, height) of the frames.
@@ -66,9 +71,14 @@ class Media:
   audio: pathlib.Path | None
   audio_offset_s: float
   steps: int
+  step_s: fractions.Fraction
   duration_s: float
   frame_rate: float
   size: tuple[int, int]
+
+  @property
+  def steps_per_second(self) -> float:
+    return float(1 / self.step_s)
 
 
 def find_videos(path: str | os.PathLike) -> list[pathlib.Path]:
@@ -102,13 +112,15 @@ def _duration_by_packets(path: pathlib.Path) -> float:
 
 
 def open_media(video: str | os.PathLike, audio: str | os.PathLike | None = None, *,
-               needs_audio: bool = True) -> Media:
+               needs_audio: bool = True, frame_steps: bool = False) -> Media:
   """Checks a video (and its audio) cheaply, before any decoding.
 
   Args:
     video: the video file.
     audio: a separate file holding the voice, or None to use the video's own track.
     needs_audio: whether the model listens (a visual-only model does not).
+    frame_steps: a step a frame at the video's own rate (a model trained on
+      Aff-Wild2), else a step every 40 ms (RECOLA).
 
   Raises:
     RecolaInputError: naming the file when it is missing, unreadable, empty,
@@ -133,16 +145,22 @@ def open_media(video: str | os.PathLike, audio: str | os.PathLike | None = None,
     elif needs_audio:
       raise RecolaInputError(video, 'has no audio track, and the model listens: give the voice '
                              'with --audio=FILE, or use a visual_only run')
-  return Media(name=video.stem, video=video, audio=source, audio_offset_s=offset,
-               steps=int(round(duration / STEP_SECONDS)) + 1, duration_s=duration,
-               frame_rate=info.frame_rate, size=(info.width, info.height))
+  if frame_steps:
+    frames, _ = frame_count(video)
+    # The container's exact rate back from its float (NTSC's 30000/1001 included).
+    step_s = 1 / fractions.Fraction(info.frame_rate).limit_denominator(1001)
+  else:
+    frames, step_s = int(round(duration / STEP_SECONDS)) + 1, video_lib.STEP
+  return Media(name=video.stem, video=video, audio=source, audio_offset_s=offset, steps=frames,
+               step_s=step_s, duration_s=duration, frame_rate=info.frame_rate,
+               size=(info.width, info.height))
 
 
 def find_faces(media: Media, options: recording_lib.ReadOptions,
                on_step: Callable[[], None] | None = None) -> faces.FaceTrack:
   """The first pass over the video: the face on every step, tracked as the builder tracks it."""
   return recording_lib.track_video_faces(media.video, media.steps, options.tracking,
-                                         on_step=on_step)
+                                         on_step=on_step, step_s=media.step_s)
 
 
 def check_faces(media: Media, track: faces.FaceTrack, options: recording_lib.ReadOptions) -> None:
@@ -166,7 +184,8 @@ def check_faces(media: Media, track: faces.FaceTrack, options: recording_lib.Rea
 def recording_summary(media: Media, track: faces.FaceTrack) -> recording_lib.RecordingSummary:
   """The video as an unlabelled recording (what windows and frame predictions read)."""
   return recording_lib.RecordingSummary(
-      media.name, np.full((media.steps, len(DIMENSIONS)), np.nan, np.float32), track.found)
+      media.name, np.full((media.steps, len(DIMENSIONS)), np.nan, np.float32), track.found,
+      media.steps_per_second)
 
 
 def plan(data: ml_collections.ConfigDict, media: Media,
@@ -178,9 +197,9 @@ def plan(data: ml_collections.ConfigDict, media: Media,
   """
   windows = eval_windows(data, [summary])
   if not len(windows):
-    raise RecolaInputError(media.video, f'lasts {summary.steps * STEP_SECONDS:.2f} s, shorter '
-                           f'than one window of the model ({data.clip_frames} steps, '
-                           f'{data.clip_frames * STEP_SECONDS:.2f} s)')
+    raise RecolaInputError(media.video, f'lasts {media.duration_s:.2f} s, shorter than one '
+                           f'window of the model ({data.clip_frames} steps, '
+                           f'{data.clip_frames * float(media.step_s):.2f} s)')
   return windows
 
 
@@ -190,11 +209,11 @@ def stored_face(crop_bgr: np.ndarray, quality: int) -> np.ndarray:
   return cv2.cvtColor(cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED), cv2.COLOR_BGR2RGB)
 
 
-def _audio_steps(media: Media) -> Iterator[np.ndarray]:
-  """640 samples of the voice a step (silence without a voice or past its end)."""
+def step_audio(media: Media) -> Iterator[np.ndarray]:
+  """The voice of each step's span (silence without a voice or past its end)."""
   chunks = (iter(()) if media.audio is None else
             media_audio.stream_audio_16k(media.audio, media.audio_offset_s))
-  return media_audio.cut(chunks, [SAMPLES_PER_STEP] * media.steps)
+  return media_audio.cut(chunks, media_audio.step_sizes(media.steps, media.steps_per_second))
 
 
 def window_batches(media: Media, track: faces.FaceTrack, windows: Windows,
@@ -211,13 +230,13 @@ def window_batches(media: Media, track: faces.FaceTrack, windows: Windows,
   clip, subseqs = data.clip_frames, data.clip_frames // data.subseq_frames
   recent = collections.deque(maxlen=clip)
   crops = recording_lib.video_face_crops(media.video, track, options.crop_size,
-                                         options.tracking.crop_scale)
+                                         options.tracking.crop_scale, media.step_s)
   pending, next_window = [], 0
-  for step, (crop, audio) in enumerate(zip(crops, _audio_steps(media))):
+  for step, (crop, audio) in enumerate(zip(crops, step_audio(media))):
     recent.append((stored_face(crop, options.jpeg_quality), audio))
     while next_window < len(windows) and windows.start[next_window] + clip - 1 == step:
       inputs = loaders.window_inputs(np.stack([face for face, _ in recent]),
-                                     np.stack([segment for _, segment in recent]), subseqs)
+                                     [segment for _, segment in recent], subseqs)
       inputs['frames'] = loaders.centre_crop(inputs['frames'], data.image_size)
       pending.append(inputs)
       next_window += 1

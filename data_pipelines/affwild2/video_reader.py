@@ -18,7 +18,6 @@ from data_pipelines.affwild2.layout import Video
 from data_pipelines.recola import face_images
 from data_pipelines.recola import media_audio
 from data_pipelines.recola import video as video_lib
-from data_pipelines.recola.audio import SAMPLE_RATE
 from data_pipelines.recola.errors import RecolaInputError
 from data_pipelines.recola.recording import RecordingSummary
 from data_pipelines.recola.recording import encode_face
@@ -89,8 +88,8 @@ def check_video(video: Video, options: ReadOptions) -> None:
 def audio_segments(video: Video, steps: int, rate: float) -> Iterator[np.ndarray]:
   """Each step's audio: 16 kHz mono samples of that frame's span, aligned to the first frame."""
   offset = media_audio.audio_start_s(video.video) - video_lib.video_start_s(video.video)
-  bounds = np.round(np.arange(steps + 1) * SAMPLE_RATE / rate).astype(np.int64)
-  return media_audio.cut(media_audio.stream_audio_16k(video.video, offset), np.diff(bounds))
+  return media_audio.cut(media_audio.stream_audio_16k(video.video, offset),
+                         media_audio.step_sizes(steps, rate))
 
 
 def read_video(video: Video, options: ReadOptions = ReadOptions()

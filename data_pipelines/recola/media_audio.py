@@ -95,3 +95,9 @@ def cut(chunks: Iterator[np.ndarray], sizes: Iterable[int]) -> Iterator[np.ndarr
       pending = np.concatenate([pending, chunk])
     yield pending[:size]
     pending = pending[size:]
+
+
+def step_sizes(steps: int, rate: float) -> np.ndarray:
+  """Samples of each of `steps` steps at `rate` steps a second: step k holds samples
+  [round(k·16000/rate), round((k+1)·16000/rate)), so 640 each at 25, 533 or 534 at 30."""
+  return np.diff(np.round(np.arange(steps + 1) * SAMPLE_RATE / rate).astype(np.int64))

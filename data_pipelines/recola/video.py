@@ -84,19 +84,22 @@ class DecodedExtent:
 
 
 def frames_on_label_grid(path: str | os.PathLike, steps: int,
-                         extent: DecodedExtent | None = None
+                         extent: DecodedExtent | None = None,
+                         step_s: fractions.Fraction = STEP
                          ) -> Iterator[tuple[int, np.ndarray]]:
-  """Yields one frame per 40 ms label step: the latest frame shown at that time.
+  """Yields one frame per label step (40 ms unless `step_s`): the latest frame shown then.
 
   Step k (time k × 40 ms after the first frame) gets the frame with the largest
   timestamp ≤ k × 40 ms, computed in exact rational arithmetic on the stream's
   time base: a 30 fps video maps frames 0, 1, 2, 4, 5, 6, 7, 8, 10, ... onto
-  steps 0, 1, 2, 3, ...; a 25 fps video maps frame k to step k.
+  steps 0, 1, 2, 3, ...; a 25 fps video maps frame k to step k. With
+  `step_s` = 1 / the video's own rate, every frame is its own step.
 
   Args:
     path: the video file.
     steps: number of label steps to produce.
     extent: optional record of how much video there was, filled in at the end.
+    step_s: the steps' spacing in seconds, exact.
 
   Yields:
     (step, frame) with frame a (height, width, 3) uint8 BGR array.
@@ -122,9 +125,9 @@ def frames_on_label_grid(path: str | os.PathLike, steps: int,
         time = (frame.pts - start) * time_base
         if held is not None:
           last_duration = time - held_time
-          if step < steps and step * STEP < time:
+          if step < steps and step * step_s < time:
             pixels = held.to_ndarray(format='bgr24')
-            while step < steps and step * STEP < time:
+            while step < steps and step * step_s < time:
               yield step, pixels
               step += 1
         held = frame
@@ -135,12 +138,12 @@ def frames_on_label_grid(path: str | os.PathLike, steps: int,
                              f'({e.strerror or e})') from None
     if held is None:
       raise RecolaInputError(path, 'no decodable video frame')
-    end = held_time + (last_duration or STEP)
+    end = held_time + (last_duration or step_s)
     extent.duration_s = float(end)
     if step < steps:
       pixels = held.to_ndarray(format='bgr24')
     while step < steps:
-      if step * STEP >= end:
+      if step * step_s >= end:
         extent.steps_past_end += 1
       yield step, pixels
       step += 1
