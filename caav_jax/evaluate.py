@@ -6,7 +6,8 @@ Writes into <workdir>/evaluation/step_<N>/ (best_step_<N>/ for the best checkpoi
   window_predictions.npz          the model's raw output per window
   predictions/<recording>.csv     time, prediction and gold per dimension (raw)
   plots/<recording>.png           prediction against gold (as the paper's Figure 2)
-  test/{raw,postprocessed}/<dimension>/<recording>.arff   AVEC-format test predictions
+  test/{raw,postprocessed}/<dimension>/<recording>.arff   RECOLA: AVEC-format test predictions
+  test/<video>.txt                Aff-Wild2: test predictions in ABAW's format, a line a frame
 """
 
 import os
@@ -50,8 +51,16 @@ def _write_recordings(output: pathlib.Path, evaluation: predict.SplitEvaluation,
 
 
 def _write_test_predictions(output: pathlib.Path, frames: list[np.ndarray],
-                            predictions: scoring.SplitPredictions, dimensions,
+                            predictions: scoring.SplitPredictions, data: ml_collections.ConfigDict,
                             fitted: dict | None) -> None:
+  """The test split's predictions in its corpus's own submission format."""
+  dimensions = tuple(data.dimensions)
+  if data.corpus == 'affwild2':
+    for recording, series in zip(predictions.recordings, frames):
+      outputs.write_abaw_predictions(output / 'test' / f'{recording.name}.txt',
+                                     series[:, dimensions.index('valence')],
+                                     series[:, dimensions.index('arousal')])
+    return
   versions = {'raw': lambda series: series}
   if fitted is not None:
     versions['postprocessed'] = lambda series: postprocessing.apply_all(
@@ -71,10 +80,13 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> d
   workdir = Workdir(pathlib.Path(workdir))
   data, settings = config.data, config.eval
   datasets.ensure_dataset(data)
-  if data.corpus != 'recola' and (settings.postprocess or settings.predict_test):
-    raise ConfigError('config.eval.postprocess and config.eval.predict_test follow AVEC '
-                      "(RECOLA's protocol): set both False for data.corpus="
-                      f'{data.corpus!r}')
+  if data.corpus != 'recola' and settings.postprocess:
+    raise ConfigError("config.eval.postprocess is AVEC's (RECOLA's protocol): set it False for "
+                      f'data.corpus={data.corpus!r}')
+  if (data.corpus == 'affwild2' and settings.predict_test
+      and sorted(data.dimensions) != ['arousal', 'valence']):
+    raise ConfigError("ABAW's test files hold valence and arousal: predict both "
+                      "(data.dimensions) or set config.eval.predict_test False")
   mesh = sharding.data_mesh()
   model, step, is_best = restore.restore_for_evaluation(config, workdir, mesh)
   features_dir = trained_features(config, workdir)
@@ -101,8 +113,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> d
   _write_recordings(output, evaluation, data.dimensions, settings.plots)
   if settings.predict_test and corpora.index(data).recordings('test'):
     test = predict.predict_split(model, data, 'test', mesh, features_dir)
-    _write_test_predictions(output, scoring.frame_predictions(test, data), test,
-                            data.dimensions, fitted)
+    _write_test_predictions(output, scoring.frame_predictions(test, data), test, data, fitted)
   outputs.write_metrics_json(output / METRICS_FILE, metrics)
   raw = metrics['raw']
   print(f'{settings.split} CCC (raw, {len(recordings)} recordings concatenated): '

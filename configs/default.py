@@ -80,7 +80,7 @@ def eval_config() -> ml_collections.ConfigDict:
   evaluation = ml_collections.ConfigDict()
   evaluation.checkpoint = 'best'  # 'best' (on dev), 'latest', or a step number such as '1200'
   evaluation.split = 'dev'  # Scored split (needs labels).
-  evaluation.predict_test = True  # Also write AVEC-format predictions for the test split.
+  evaluation.predict_test = True  # Also the test split, in its corpus's format (AVEC / ABAW).
   evaluation.postprocess = True  # Also report AVEC-style post-processed scores (fitted on dev).
   evaluation.smoothing_windows = (1, 5, 11, 21, 41, 81)  # median filter widths tried, in frames
   evaluation.max_shift_frames = 50  # time shifts tried: 0..max, in frames

@@ -290,7 +290,7 @@ def test_a_fusion_on_cached_features_trains_and_scores_the_abaw_way(corpus, tmp_
   data = config.data
   data.corpus, data.raw_dir, data.data_dir = 'affwild2', str(corpus), str(tmp_path / 'tfds')
   data.label_delay_frames.valence = data.label_delay_frames.arousal = 0
-  config.eval.postprocess = config.eval.predict_test = False
+  config.eval.postprocess, config.eval.predict_test = False, True
   config.train.eval_every, config.train.steps = 0, 2
   config.train.stage = 'unimodal_audio'
   train.train_and_evaluate(config, tmp_path / 'audio')
@@ -315,3 +315,9 @@ def test_a_fusion_on_cached_features_trains_and_scores_the_abaw_way(corpus, tmp_
     expected = concordance(prediction[annotated], gold[annotated])
     assert abs(metrics['raw']['ccc'][dimension] - expected) < 1e-4
   assert (output / 'plots' / '4-30-320x240.png').is_file()
+  # The test list's video, for ABAW: a `valence,arousal` line for every frame of its raw video.
+  test_video = layout.list_videos(corpus)['test'][0]
+  submitted = labels_lib.read_annotation(output / 'test' / f'{test_video.name}.txt')
+  assert submitted.shape == (video_reader.frame_count(test_video.video)[0], 2) == (120, 2)
+  assert np.isfinite(submitted).all() and np.abs(submitted).max() <= 1
+  assert submitted.std(axis=0).min() > 0

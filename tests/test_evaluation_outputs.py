@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from caav_jax.evaluation import outputs
+from data_pipelines.affwild2 import labels
 from data_pipelines.recola.labels import parse_gold_standard_arff
 
 
@@ -66,6 +67,21 @@ def test_arff_reads_back_with_the_project_reader(tmp_path, recording):
   parsed = parse_gold_standard_arff(path, value_attribute='prediction')
   np.testing.assert_allclose(parsed.times, times, rtol=0, atol=1e-9)
   np.testing.assert_allclose(parsed.values, predictions[:, 0], rtol=0, atol=1e-6)
+
+
+def test_abaw_test_predictions_read_back_as_an_annotation_file(tmp_path):
+  valence = np.array([0.25, -1.5, 0.123456789, 0.0])
+  arousal = np.array([1.2, -0.5, 0.0, -0.999999])
+  outputs.write_abaw_predictions(tmp_path / 'video_left.txt', valence, arousal)
+  lines = (tmp_path / 'video_left.txt').read_text().splitlines()
+  assert lines[0] == 'valence,arousal' and len(lines) == 5
+  assert lines[1:3] == ['0.250000,1.000000', '-1.000000,-0.500000']  # clipped to [-1, 1]
+  # Aff-Wild2's own annotation reader takes it back, one frame a line.
+  np.testing.assert_allclose(labels.read_annotation(tmp_path / 'video_left.txt'),
+                             np.clip(np.column_stack([valence, arousal]), -1, 1), atol=5e-7)
+  with pytest.raises(ValueError, match='NaN or infinite'):
+    outputs.write_abaw_predictions(tmp_path / 'bad.txt', np.array([np.nan]), np.array([0.0]))
+  assert not (tmp_path / 'bad.txt').exists()
 
 
 def test_plot_is_a_png_of_the_expected_size(tmp_path, recording):

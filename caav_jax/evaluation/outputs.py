@@ -96,6 +96,23 @@ def _format_time(seconds: float) -> str:
   return f'{seconds:.2f}'.rstrip('0').rstrip('.')
 
 
+def write_abaw_predictions(path: str | os.PathLike, valence: np.ndarray,
+                           arousal: np.ndarray) -> None:
+  """Writes one Aff-Wild2 test video's predictions in its annotation files' format, which
+  ABAW's valence-arousal track takes: a `valence,arousal` header, then one line per video
+  frame, values clipped to the labels' range [-1, 1] and written with `%.6f`.
+
+  Raises:
+    ValueError: on lengths that disagree, or NaN or infinite values.
+  """
+  valence = np.asarray(valence)
+  values = _as_finite(np.column_stack([valence, np.asarray(arousal)]), 'predictions',
+                      (valence.shape[0], 2))
+  with atomic_write(path) as file:
+    np.savetxt(file, np.clip(values, -1.0, 1.0), delimiter=',', header='valence,arousal',
+               comments='', fmt='%.6f')
+
+
 def write_avec_arff(path: str | os.PathLike, recording: str, dimension: str,
                     times: np.ndarray, values: np.ndarray) -> None:
   """Writes one recording's predictions of one dimension as an AVEC ARFF file.
