@@ -51,9 +51,7 @@ def main(argv):
         ReadOptions(max_length_mismatch_s=_MISMATCH.value), _WORKERS.value, beam_options)
   except RecolaInputError as e:
     raise app.UsageError(str(e)) from None
-  seconds = time.perf_counter() - start
-  print('\n'.join(step_dataset.describe(step_dataset.RecordingIndex.read(builder.data_dir))))
-  print(f'dataset ready in {builder.data_dir} ({seconds:.1f} s)')
+  print(step_dataset.build_report(builder, time.perf_counter() - start))
 
 
 if __name__ == '__main__':

@@ -75,8 +75,10 @@ class RecordingIndex(tfds.core.Metadata):
           for name, a, b, rate in zip(arrays[f'{split}/names'], starts, ends, rates)]
 
 
-def describe(index: RecordingIndex) -> list[str]:
-  """One line per built split: its recordings, steps, duration and where a face was found."""
+def build_report(builder: tfds.core.DatasetBuilder, seconds: float) -> str:
+  """What a build command prints: each split's recordings, steps, duration and where a face
+  was found, then where the dataset is and how long it took."""
+  index = RecordingIndex.read(builder.data_dir)
   lines = []
   for split in ('train', 'dev', 'test'):
     recordings = index.recordings(split)
@@ -86,7 +88,7 @@ def describe(index: RecordingIndex) -> list[str]:
       faces = sum(int(r.face_found.sum()) for r in recordings)
       lines.append(f'{split:5s}: {len(recordings)} recordings, {steps} steps ({minutes:.1f} min), '
                    f'face found in {100 * faces / steps:.1f}%')
-  return lines
+  return '\n'.join([*lines, f'dataset ready in {builder.data_dir} ({seconds:.1f} s)'])
 
 
 def step_features(crop_size: int, audio_samples: int | None) -> tfds.features.FeaturesDict:
