@@ -16,7 +16,6 @@ import pathlib
 import ml_collections
 import numpy as np
 
-from caav_jax.errors import ConfigError
 from caav_jax.evaluation import outputs
 from caav_jax.evaluation import postprocessing
 from caav_jax.evaluation import predict
@@ -79,14 +78,8 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> d
   """Restores the configured checkpoint, scores it and writes the outputs; returns the metrics."""
   workdir = Workdir(pathlib.Path(workdir))
   data, settings = config.data, config.eval
+  corpora.check_evaluation(config)
   datasets.ensure_dataset(data)
-  if data.corpus != 'recola' and settings.postprocess:
-    raise ConfigError("config.eval.postprocess is AVEC's (RECOLA's protocol): set it False for "
-                      f'data.corpus={data.corpus!r}')
-  if (data.corpus == 'affwild2' and settings.predict_test
-      and sorted(data.dimensions) != ['arousal', 'valence']):
-    raise ConfigError("ABAW's test files hold valence and arousal: predict both "
-                      "(data.dimensions) or set config.eval.predict_test False")
   mesh = sharding.data_mesh()
   model, step, is_best = restore.restore_for_evaluation(config, workdir, mesh)
   features_dir = trained_features(config, workdir)

@@ -121,14 +121,14 @@ def _names(videos: list[pathlib.Path]) -> list[str]:
 
 def _write(output: pathlib.Path, name: str, media: media_lib.Media, frames: np.ndarray,
            track, dimensions, with_overlay: bool, quiet: bool) -> list[str]:
-  times = np.arange(media.steps) * float(media.step_s)
+  times = np.arange(media.steps) / media.steps_per_second
   written = [f'{name}.csv', f'{name}.png']
   if with_overlay:
     with tqdm.tqdm(desc=f'{name}: annotated video', unit='frame', disable=quiet,
                    total=int(round(media.duration_s * media.frame_rate)) or None) as bar:
       overlay.write_overlay(output / f'{name}_annotated.mp4', media.video, media.audio,
                             media.audio_offset_s, track.boxes, track.found, frames,
-                            dimensions, media.step_s, bar.update)
+                            dimensions, media.grid, bar.update)
     written.append(f'{name}_annotated.mp4')
   outputs.plot_prediction(output / f'{name}.png', times, frames, track.found, dimensions,
                           f'{media.video.name}: predicted {", ".join(dimensions)}')

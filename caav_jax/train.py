@@ -19,6 +19,7 @@ from caav_jax import run_config
 from caav_jax.atomic_write import atomic_write
 from caav_jax.checkpointing import Checkpoints
 from caav_jax.evaluation import predict
+from caav_jax.input_pipeline import corpora
 from caav_jax.input_pipeline import datasets
 from caav_jax.training import feature_extraction
 from caav_jax.training import optimizer as optimizer_lib
@@ -80,6 +81,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str | os.Path
       a parameter is not finite (no checkpoint of non-finite parameters is
       written; the last good one is kept).
   """
+  corpora.check_evaluation(config)
   train = config.train
   workdir = Workdir(pathlib.Path(workdir))
   workdir.root.mkdir(parents=True, exist_ok=True)

@@ -4,14 +4,14 @@
 
 Here, videos are read in worker processes (one per core). With
 --beam_options the build is an Apache Beam pipeline, one element per video,
-run by the runner those flags name, e.g. over a Flink cluster whose workers
-run an image holding this project and its lock:
+run by the runner those flags name, e.g. a Flink cluster whose task managers
+each have a Beam worker pool beside them running this project:
 
   --beam_options="--runner=FlinkRunner --flink_master=HOST:8081 \
-    --environment_type=DOCKER --environment_config=IMAGE"
+    --environment_type=EXTERNAL --environment_config=localhost:50000"
 
-Every Beam worker must see --raw_dir and --data_dir at the same paths (a
-shared filesystem). docs/data.md, "Aff-Wild2", says more.
+This machine and every worker must see --raw_dir and --data_dir at the same
+paths (a shared filesystem). docs/data.md, "Aff-Wild2", says more.
 """
 
 import shlex
@@ -43,7 +43,13 @@ _BEAM_OPTIONS = flags.DEFINE_string('beam_options', None,
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {" ".join(argv[1:])}')
-  beam_options = None if _BEAM_OPTIONS.value is None else shlex.split(_BEAM_OPTIONS.value)
+  beam_options = None
+  if _BEAM_OPTIONS.value is not None:
+    try:
+      beam_options = shlex.split(_BEAM_OPTIONS.value)
+      affwild2_dataset_builder.pipeline_options(beam_options)
+    except ValueError as e:
+      raise app.UsageError(f'--beam_options: {e}') from None
   start = time.perf_counter()
   try:
     builder = affwild2_dataset_builder.prepare(

@@ -66,7 +66,7 @@ def carried(name, version):
   if name in ('jax', 'jaxlib') or name.startswith(('jax-', 'nvidia-', 'libtpu')):
     return False  # the image's own
   if name not in needed:
-    return False  # Beam's alone
+    return False  # no direct dependency needs it (Beam's own)
   return name not in node or node[name] not in (version, None)  # missing, or another version
 wanted = [f'{name}=={version}' for name, version in sorted(lock.items()) if carried(name, version)]
 open(sys.argv[3], 'w').write('\n'.join(wanted) + '\n')

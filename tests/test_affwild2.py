@@ -4,7 +4,6 @@ import shutil
 import subprocess
 import sys
 
-from apache_beam.options.pipeline_options import PipelineOptions
 import av
 import numpy as np
 import pytest
@@ -12,9 +11,11 @@ import tensorflow_datasets as tfds
 
 from caav_jax import evaluate
 from caav_jax import train
+from caav_jax.errors import ConfigError
 from caav_jax.input_pipeline import log_mel
 from caav_jax.input_pipeline import windows as windows_lib
 from caav_jax.metrics import concordance
+from configs import affwild2 as affwild2_config
 from data_pipelines.affwild2 import affwild2_dataset_builder
 from data_pipelines.affwild2 import labels as labels_lib
 from data_pipelines.affwild2 import layout
@@ -224,13 +225,36 @@ def test_a_beam_build_over_worker_processes_and_shards_writes_the_same_dataset(
     corpus, built, tmp_path):
   # Two worker processes read the videos in any order; three shards a split test
   # that the integer keys put every frame back in video order across shards.
+  from apache_beam.options import pipeline_options  # pylint: disable=g-import-not-at-top
   builder = affwild2_dataset_builder.AffWild2(config='crop28', data_dir=str(tmp_path),
                                              file_format='array_record', use_beam=True)
-  options = PipelineOptions(['--direct_num_workers=2', '--direct_running_mode=multi_processing'])
+  options = pipeline_options.PipelineOptions(['--direct_num_workers=2',
+                                              '--direct_running_mode=multi_processing'])
   builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
       manual_dir=str(corpus), num_shards=3, beam_options=options))
   assert len(list(builder.data_path.glob('aff_wild2-train.array_record-*-of-00003'))) == 3
   assert_same_dataset(built, builder)
+
+
+def test_beam_flags_that_beam_does_not_know_are_refused():
+  with pytest.raises(ValueError, match='Beam does not know --direct_num_worker=2'):
+    affwild2_dataset_builder.pipeline_options(['--direct_num_worker=2'])
+  with pytest.raises(ValueError, match='Beam does not know FlinkRunner'):
+    affwild2_dataset_builder.pipeline_options(['FlinkRunner'])
+  options = affwild2_dataset_builder.pipeline_options(['--runner=DirectRunner',
+                                                      '--direct_num_workers', '2'])
+  assert options.get_all_options()['direct_num_workers'] == 2
+
+
+def test_settings_that_do_not_suit_abaw_are_refused_before_training(tmp_path):
+  config = affwild2_config.get_config('synthetic')
+  config.data.dimensions = ('arousal',)
+  with pytest.raises(ConfigError, match="ABAW's test files hold valence and arousal"):
+    train.train_and_evaluate(config, tmp_path / 'run')
+  assert not (tmp_path / 'run').exists()
+  config.data.dimensions, config.eval.postprocess = ('valence', 'arousal'), True
+  with pytest.raises(ConfigError, match="postprocess is AVEC's"):
+    evaluate.evaluate(config, tmp_path / 'run')
 
 
 def test_the_build_command_runs_beam_and_reports_each_split(corpus, built, tmp_path):

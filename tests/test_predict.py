@@ -169,15 +169,27 @@ def test_a_run_trained_on_affwild2_predicts_every_frame_at_the_videos_own_rate(
     corpus, media, tmp_path):
   _, workdir, _ = corpus
   video = media / 'faces' / 'single_face.mp4'  # 30 fps, 72 frames, 44.1 kHz stereo MP3
+  # Step k is decoded frame k, also where the container rounds timestamps to milliseconds
+  # (MKV: 30 fps frame 2 at 67 ms, after 2/30 s).
+  for source in (video, mux(tmp_path / 'webcam.mkv', video, None)):
+    opened = media_lib.open_media(source, frame_steps=True, needs_audio=False)
+    assert opened.steps == 72 and opened.grid == video_lib.frame_grid(fractions.Fraction(30))
+    with av.open(str(source)) as container:
+      times = []
+      decoded = []
+      for frame in container.decode(video=0):
+        times.append(frame.time)
+        decoded.append(frame.to_ndarray(format='bgr24'))
+    grid = list(video_lib.frames_on_label_grid(source, opened.steps, grid=opened.grid))
+    assert len(grid) == len(decoded) == 72
+    for (step, frame), expected in zip(grid, decoded):
+      np.testing.assert_array_equal(frame, expected, err_msg=f'{source.name}, step {step}')
+    # The overlay puts each frame on its own step too.
+    assert [opened.grid.step_at(fractions.Fraction(t).limit_denominator(1000)) for t in times
+            ] == list(range(72))
+  assert times[2] == 0.067  # the MKV's rounded timestamp
+  # Step k's voice is frame k's span, cut as Aff-Wild2's builder cuts it.
   opened = media_lib.open_media(video, frame_steps=True)
-  assert (opened.steps, opened.step_s) == (72, fractions.Fraction(1, 30))
-  # Step k is decoded frame k, and its voice is frame k's span, cut as Aff-Wild2's builder cuts it.
-  with av.open(str(video)) as container:
-    decoded = [frame.to_ndarray(format='bgr24') for frame in container.decode(video=0)]
-  grid = list(video_lib.frames_on_label_grid(video, opened.steps, step_s=opened.step_s))
-  assert len(grid) == len(decoded) == 72
-  for (step, frame), expected in zip(grid, decoded):
-    np.testing.assert_array_equal(frame, expected, err_msg=f'step {step}')
   built = list(video_reader.audio_segments(layout.Video('webcam', 'test', None, tmp_path, video),
                                            72, 30.0))
   streamed = list(media_lib.step_audio(opened))

@@ -84,11 +84,14 @@ def write_recording_csv(path: str | os.PathLike, times: np.ndarray, predictions:
   # (steps, dims, kinds) -> (steps, dims * kinds): the kinds of one dimension side by side.
   values = np.stack(columns, axis=2).reshape(times.size, -1)
   header = ','.join(['time'] + [f'{name}_{suffix}' for name in dimensions for suffix in suffixes])
-  # RECOLA's 40 ms steps need 2 decimals; a 30 fps video's frames need more.
-  time_format = '%.2f' if np.allclose(times * 100, np.round(times * 100)) else '%.4f'
   with atomic_write(path) as file:
     np.savetxt(file, np.column_stack([times, values]), delimiter=',', header=header,
-               comments='', fmt=[time_format] + ['%.6f'] * values.shape[1])
+               comments='', fmt=[_time_format(times)] + ['%.6f'] * values.shape[1])
+
+
+def _time_format(times: np.ndarray) -> str:
+  """RECOLA's 40 ms steps need 2 decimals; a 30 fps video's frames need more."""
+  return '%.2f' if np.allclose(times * 100, np.round(times * 100)) else '%.4f'
 
 
 def _format_time(seconds: float) -> str:
@@ -210,7 +213,7 @@ def write_prediction_csv(path: str | os.PathLike, times: np.ndarray, predictions
   header = ','.join(['time_s', *dimensions, 'face_found'])
   with atomic_write(path) as file:
     np.savetxt(file, np.column_stack([times, values, found]), delimiter=',', header=header,
-               comments='', fmt=['%.4f'] + ['%.6f'] * len(dimensions) + ['%d'])
+               comments='', fmt=[_time_format(times)] + ['%.6f'] * len(dimensions) + ['%d'])
 
 
 def _runs(flags: np.ndarray) -> list[tuple[int, int]]:

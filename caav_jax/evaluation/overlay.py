@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from caav_jax.atomic_write import atomic_write
+from data_pipelines.recola import video as video_lib
 
 
 _FACE = (80, 200, 80)  # BGR
@@ -62,7 +63,7 @@ def _audio_frames(path: pathlib.Path, offset_s: float) -> Iterator[tuple[float, 
 
 def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.Path | None,
                   audio_offset_s: float, boxes: np.ndarray, found: np.ndarray,
-                  predictions: np.ndarray, dimensions: Sequence[str], step_s: fractions.Fraction,
+                  predictions: np.ndarray, dimensions: Sequence[str], grid: video_lib.StepGrid,
                   on_frame: Callable[[], None] | None = None) -> None:
   """Writes the annotated video (H.264 + AAC in MP4), atomically.
 
@@ -75,7 +76,7 @@ def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.P
     found: (steps,) whether a face is there.
     predictions: (steps, dims) the prediction of each step.
     dimensions: the dims names.
-    step_s: the steps' spacing in seconds, exact.
+    grid: when the steps fall (the one the predictions were made on).
     on_frame: called after each frame (a progress bar's update).
   """
   steps = predictions.shape[0]
@@ -100,7 +101,7 @@ def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.P
           continue
         start = frame.pts if start is None else start
         time = (frame.pts - start) * source_video.time_base
-        step = min(steps - 1, int(time / step_s))
+        step = min(steps - 1, grid.step_at(time))
         picture = draw(frame.to_ndarray(format='bgr24')[:height, :width],
                        boxes[step] if found[step] else None, predictions[step], dimensions)
         annotated = av.VideoFrame.from_ndarray(picture, format='bgr24')
@@ -112,7 +113,7 @@ def write_overlay(path: str | os.PathLike, video: pathlib.Path, audio: pathlib.P
           pending = next(sound, None)
         if on_frame is not None:
           on_frame()
-      while pending is not None and pending[0] <= steps * float(step_s):
+      while pending is not None and pending[0] <= steps * float(grid.step_s):
         _encode_audio(output, voice, *pending)
         pending = next(sound, None)
       for stream in (encoder, voice):

@@ -59,3 +59,17 @@ def steps_are_frames(data: ml_collections.ConfigDict) -> bool:
   """Whether a step is one frame at the video's own rate (Aff-Wild2), not RECOLA's 40 ms."""
   _check(data)
   return data.corpus == 'affwild2'
+
+
+def check_evaluation(config: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError when the evaluation settings do not suit the corpus's protocol
+  (checked before training too, so that a long run does not fail at its end)."""
+  _check(config.data)
+  settings = config.eval
+  if config.data.corpus != 'recola' and settings.postprocess:
+    raise ConfigError("config.eval.postprocess is AVEC's (RECOLA's protocol): set it False for "
+                      f'data.corpus={config.data.corpus!r}')
+  if (config.data.corpus == 'affwild2' and settings.predict_test
+      and sorted(config.data.dimensions) != ['arousal', 'valence']):
+    raise ConfigError("ABAW's test files hold valence and arousal: predict both "
+                      '(data.dimensions) or set config.eval.predict_test False')

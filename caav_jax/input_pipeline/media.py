@@ -31,7 +31,6 @@ import numpy as np
 from caav_jax.input_pipeline import loaders
 from caav_jax.input_pipeline.windows import Windows
 from caav_jax.input_pipeline.windows import eval_windows
-from data_pipelines.affwild2.video_reader import frame_count
 from data_pipelines.recola import faces
 from data_pipelines.recola import media_audio
 from data_pipelines.recola import recording as recording_lib
@@ -61,7 +60,7 @@ class Media:
       first frame (a container's audio may start after its video).
     steps: 40 ms steps: the video's length / 40 ms, plus one (as the RECOLA
       builder); or, a step a frame, the container's frame count (as Aff-Wild2's).
-    step_s: the steps' spacing in seconds, exact: 1/25, or 1 / the frame rate.
+    grid: when the steps fall: every 40 ms, or the video's own frames.
     duration_s: the video's length.
     frame_rate: the container's average frame rate.
     size: (width, height) of the frames.
@@ -71,14 +70,14 @@ class Media:
   audio: pathlib.Path | None
   audio_offset_s: float
   steps: int
-  step_s: fractions.Fraction
+  grid: video_lib.StepGrid
   duration_s: float
   frame_rate: float
   size: tuple[int, int]
 
   @property
   def steps_per_second(self) -> float:
-    return float(1 / self.step_s)
+    return float(1 / self.grid.step_s)
 
 
 def find_videos(path: str | os.PathLike) -> list[pathlib.Path]:
@@ -146,21 +145,30 @@ def open_media(video: str | os.PathLike, audio: str | os.PathLike | None = None,
       raise RecolaInputError(video, 'has no audio track, and the model listens: give the voice '
                              'with --audio=FILE, or use a visual_only run')
   if frame_steps:
-    frames, _ = frame_count(video)
-    # The container's exact rate back from its float (NTSC's 30000/1001 included).
-    step_s = 1 / fractions.Fraction(info.frame_rate).limit_denominator(1001)
+    steps, grid = _frames(video, duration)
   else:
-    frames, step_s = int(round(duration / STEP_SECONDS)) + 1, video_lib.STEP
-  return Media(name=video.stem, video=video, audio=source, audio_offset_s=offset, steps=frames,
-               step_s=step_s, duration_s=duration, frame_rate=info.frame_rate,
+    steps, grid = int(round(duration / STEP_SECONDS)) + 1, video_lib.LABEL_GRID
+  return Media(name=video.stem, video=video, audio=source, audio_offset_s=offset, steps=steps,
+               grid=grid, duration_s=duration, frame_rate=info.frame_rate,
                size=(info.width, info.height))
+
+
+def _frames(video: pathlib.Path, duration: float) -> tuple[int, video_lib.StepGrid]:
+  """The video's frame count (stated, else its length × rate) and its own frame grid."""
+  with av.open(os.fspath(video)) as container:
+    stream = container.streams.video[0]
+    rate = stream.average_rate or stream.guessed_rate
+    frames = stream.frames
+  if not rate:
+    raise RecolaInputError(video, 'states no frame rate, and the model steps a frame at a time')
+  return frames or int(round(duration * rate)), video_lib.frame_grid(fractions.Fraction(rate))
 
 
 def find_faces(media: Media, options: recording_lib.ReadOptions,
                on_step: Callable[[], None] | None = None) -> faces.FaceTrack:
   """The first pass over the video: the face on every step, tracked as the builder tracks it."""
   return recording_lib.track_video_faces(media.video, media.steps, options.tracking,
-                                         on_step=on_step, step_s=media.step_s)
+                                         on_step=on_step, grid=media.grid)
 
 
 def check_faces(media: Media, track: faces.FaceTrack, options: recording_lib.ReadOptions) -> None:
@@ -199,7 +207,7 @@ def plan(data: ml_collections.ConfigDict, media: Media,
   if not len(windows):
     raise RecolaInputError(media.video, f'lasts {media.duration_s:.2f} s, shorter than one '
                            f'window of the model ({data.clip_frames} steps, '
-                           f'{data.clip_frames * float(media.step_s):.2f} s)')
+                           f'{data.clip_frames / media.steps_per_second:.2f} s)')
   return windows
 
 
@@ -230,7 +238,7 @@ def window_batches(media: Media, track: faces.FaceTrack, windows: Windows,
   clip, subseqs = data.clip_frames, data.clip_frames // data.subseq_frames
   recent = collections.deque(maxlen=clip)
   crops = recording_lib.video_face_crops(media.video, track, options.crop_size,
-                                         options.tracking.crop_scale, media.step_s)
+                                         options.tracking.crop_scale, media.grid)
   pending, next_window = [], 0
   for step, (crop, audio) in enumerate(zip(crops, step_audio(media))):
     recent.append((stored_face(crop, options.jpeg_quality), audio))

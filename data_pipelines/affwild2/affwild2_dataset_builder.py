@@ -71,9 +71,10 @@ class AffWild2(step_dataset.StepDatasetBuilder):
   def _beam_examples(self, split: str, videos: list[layout.Video]) -> 'beam.PTransform':
     """The split as a Beam transform: (example index, example) of each frame, read per video.
 
-    The index is summarised here (labels, crops and frame counts only: no
-    frame is decoded), which also gives each video its first example index;
-    integer keys keep TFDS's Beam writer in video order.
+    The index is summarised here from the annotations, crop listings and
+    containers (no video is decoded past its first frame), which also gives
+    each video its first example index; integer keys keep TFDS's Beam writer
+    in video order.
     """
     items, start = [], 0
     for video in videos:
@@ -113,21 +114,45 @@ def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike, crop_size: 
   Args:
     num_workers: videos read in parallel processes here (default: one per core).
     beam_options: Beam pipeline flags (e.g. ['--runner=FlinkRunner', ...]):
-      build as a Beam pipeline instead; every worker must see `raw_dir` and
-      `data_dir` at the same paths.
+      build as a Beam pipeline instead; this machine and every worker must
+      see `raw_dir` and `data_dir` at the same paths.
 
   Raises:
     RecolaInputError: naming the first bad input file.
+    ValueError: for a flag Beam does not know.
   """
+  options = None
+  if beam_options is not None:
+    options = pipeline_options(beam_options)
+    # Workers resolve paths in their own working folders.
+    raw_dir, data_dir = os.path.abspath(raw_dir), os.path.abspath(data_dir)
   builder = _builder(data_dir, crop_size, read_options=read_options, num_workers=num_workers,
-                     use_beam=beam_options is not None)
+                     use_beam=options is not None)
   if not builder.is_prepared():
     layout.list_videos(raw_dir)  # a clear error before TFDS's
-    options = None if beam_options is None else beam.options.pipeline_options.PipelineOptions(
-        beam_options)
     builder.download_and_prepare(download_config=tfds.download.DownloadConfig(
         manual_dir=os.fspath(raw_dir), beam_options=options))
   return builder
+
+
+def pipeline_options(flags: list[str]) -> 'beam.options.pipeline_options.PipelineOptions':
+  """Beam's pipeline options from command-line flags, every one of which Beam must know.
+
+  Beam itself only warns about a flag it does not know and drops it, so a typo
+  (`--runer=FlinkRunner`) would quietly build on the local DirectRunner.
+
+  Raises:
+    ValueError: naming the flags Beam does not know.
+  """
+  options = beam.options.pipeline_options.PipelineOptions(flags)
+  parsers = []
+  options.get_all_options(add_extra_args_fn=parsers.append)  # the parser Beam reads them with
+  _, unknown = parsers[0].parse_known_args(flags)
+  if unknown:
+    raise ValueError(f'Beam does not know {" ".join(unknown)} (its flags: '
+                     'https://beam.apache.org/releases/pydoc/current/'
+                     'apache_beam.options.pipeline_options.html)')
+  return options
 
 
 def load(data_dir: str | os.PathLike, crop_size: int = 112) -> AffWild2:

@@ -1,7 +1,6 @@
 """Reads one RECOLA recording into aligned 40 ms steps: face crop, 640 audio samples, labels."""
 
 import dataclasses
-import fractions
 import io
 from typing import Any
 from typing import Callable
@@ -134,14 +133,14 @@ def encode_face(crop_bgr: np.ndarray, quality: int) -> io.BytesIO:
 def track_video_faces(path, steps: int, tracking: faces.FaceTrackingOptions,
                       extent: video.DecodedExtent | None = None,
                       on_step: Callable[[], None] | None = None,
-                      step_s: fractions.Fraction = video.STEP) -> faces.FaceTrack:
-  """Detects the face on each step (40 ms unless `step_s`) of a video (first pass), then tracks it.
+                      grid: video.StepGrid = video.LABEL_GRID) -> faces.FaceTrack:
+  """Detects the face on each step (40 ms unless `grid` says) of a video, then tracks it.
 
   `on_step` is called after each step (a progress bar's update).
   """
   detector = faces.FaceDetector(tracking)
   raw = np.full((steps, 4), np.nan)
-  for step, frame in video.frames_on_label_grid(path, steps, extent, step_s):
+  for step, frame in video.frames_on_label_grid(path, steps, extent, grid):
     raw[step] = detector(frame, near=raw[step - 1] if step else None)
     if on_step is not None:
       on_step()
@@ -149,10 +148,10 @@ def track_video_faces(path, steps: int, tracking: faces.FaceTrackingOptions,
 
 
 def video_face_crops(path, track: faces.FaceTrack, crop_size: int, crop_scale: float,
-                     step_s: fractions.Fraction = video.STEP) -> Iterator[np.ndarray]:
+                     grid: video.StepGrid = video.LABEL_GRID) -> Iterator[np.ndarray]:
   """Second pass: the (crop_size, crop_size, 3) BGR face crop of each step; black where no face."""
   blank = np.zeros((crop_size, crop_size, 3), np.uint8)
-  for step, frame in video.frames_on_label_grid(path, track.found.size, step_s=step_s):
+  for step, frame in video.frames_on_label_grid(path, track.found.size, grid=grid):
     if track.found[step]:
       yield faces.crop_face(frame, track.boxes[step], crop_size, crop_scale)
     else:

@@ -11,7 +11,32 @@ import numpy as np
 from data_pipelines.recola.errors import RecolaInputError
 
 
-STEP = fractions.Fraction(1, 25)  # 40 ms
+@dataclasses.dataclass(frozen=True)
+class StepGrid:
+  """When the label steps fall, exactly: step k at k·step_s + lead_s after the first frame.
+
+  A step gets the latest frame shown at its time. RECOLA's grid (`LABEL_GRID`) is
+  every 40 ms; a video's own frame grid (`frame_grid`) leads by half a frame, so
+  that step k is frame k even where a container rounds timestamps (MKV's and
+  WebM's milliseconds put 30 fps frame 2 at 67 ms, after 2/30 s).
+  """
+  step_s: fractions.Fraction
+  lead_s: fractions.Fraction = fractions.Fraction(0)
+
+  def time(self, step: int) -> fractions.Fraction:
+    return step * self.step_s + self.lead_s
+
+  def step_at(self, time: fractions.Fraction) -> int:
+    """The step whose span [time(k) - step_s, time(k)) holds `time` (a frame's own step)."""
+    return int((time + self.lead_s) // self.step_s)
+
+
+LABEL_GRID = StepGrid(fractions.Fraction(1, 25))  # RECOLA's 40 ms
+
+
+def frame_grid(frame_rate: fractions.Fraction) -> StepGrid:
+  """A step a frame at `frame_rate` frames a second."""
+  return StepGrid(1 / frame_rate, 1 / (2 * frame_rate))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,22 +109,21 @@ class DecodedExtent:
 
 
 def frames_on_label_grid(path: str | os.PathLike, steps: int,
-                         extent: DecodedExtent | None = None,
-                         step_s: fractions.Fraction = STEP
+                         extent: DecodedExtent | None = None, grid: StepGrid = LABEL_GRID
                          ) -> Iterator[tuple[int, np.ndarray]]:
-  """Yields one frame per label step (40 ms unless `step_s`): the latest frame shown then.
+  """Yields one frame per label step (40 ms unless `grid` says): the latest frame shown then.
 
   Step k (time k × 40 ms after the first frame) gets the frame with the largest
   timestamp ≤ k × 40 ms, computed in exact rational arithmetic on the stream's
   time base: a 30 fps video maps frames 0, 1, 2, 4, 5, 6, 7, 8, 10, ... onto
-  steps 0, 1, 2, 3, ...; a 25 fps video maps frame k to step k. With
-  `step_s` = 1 / the video's own rate, every frame is its own step.
+  steps 0, 1, 2, 3, ...; a 25 fps video maps frame k to step k. On the
+  video's own `frame_grid`, every frame is its own step.
 
   Args:
     path: the video file.
     steps: number of label steps to produce.
     extent: optional record of how much video there was, filled in at the end.
-    step_s: the steps' spacing in seconds, exact.
+    grid: when the steps fall.
 
   Yields:
     (step, frame) with frame a (height, width, 3) uint8 BGR array.
@@ -125,9 +149,9 @@ def frames_on_label_grid(path: str | os.PathLike, steps: int,
         time = (frame.pts - start) * time_base
         if held is not None:
           last_duration = time - held_time
-          if step < steps and step * step_s < time:
+          if step < steps and grid.time(step) < time:
             pixels = held.to_ndarray(format='bgr24')
-            while step < steps and step * step_s < time:
+            while step < steps and grid.time(step) < time:
               yield step, pixels
               step += 1
         held = frame
@@ -138,12 +162,12 @@ def frames_on_label_grid(path: str | os.PathLike, steps: int,
                              f'({e.strerror or e})') from None
     if held is None:
       raise RecolaInputError(path, 'no decodable video frame')
-    end = held_time + (last_duration or step_s)
+    end = held_time + (last_duration or grid.step_s)
     extent.duration_s = float(end)
     if step < steps:
       pixels = held.to_ndarray(format='bgr24')
     while step < steps:
-      if step * step_s >= end:
+      if grid.time(step) >= end:
         extent.steps_past_end += 1
       yield step, pixels
       step += 1
