@@ -15,7 +15,6 @@ import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from caav_jax import run_config
 from caav_jax.atomic_write import atomic_write
 from caav_jax.checkpointing import Checkpoints
 from caav_jax.evaluation import predict
@@ -29,6 +28,7 @@ from caav_jax.training import stages
 from caav_jax.training import steps
 from caav_jax.training.run_log import RunLog
 from caav_jax.workdir import Workdir
+from configs import run_config
 
 
 def dev_pass(model: nnx.Module, config: ml_collections.ConfigDict, mesh: jax.sharding.Mesh,

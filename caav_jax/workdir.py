@@ -8,7 +8,7 @@
   train_log.jsonl       one JSON line per logged step and per dev pass
   tensorboard/          TensorBoard event files of the same figures
   benchmark/            --mode=benchmark's tables
-  config.json           the resolved configuration of the run's latest start (run_config.py)
+  config.json           the resolved configuration of the run's latest start (configs/run_config.py)
   predictions/          --mode=predict's outputs, unless --output says elsewhere
 """
 

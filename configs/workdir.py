@@ -5,8 +5,8 @@ caav_jax.main adds this flag itself when it is given --workdir and no --config.
 
 import pathlib
 
-from caav_jax import run_config
 from caav_jax.workdir import Workdir
+from configs import run_config
 
 
 def get_config(workdir: str):

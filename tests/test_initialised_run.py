@@ -4,13 +4,13 @@ from flax import nnx
 import numpy as np
 import pytest
 
-from caav_jax import run_config
 from caav_jax.errors import ConfigError
 from caav_jax.evaluation import restore
 from caav_jax.tools import initialised_run
 from caav_jax.training import sharding
 from caav_jax.training import stages
 from caav_jax.workdir import Workdir
+from configs import run_config
 
 
 def test_writes_the_config_and_a_step_0_checkpoint_of_the_initialised_model(tmp_path):

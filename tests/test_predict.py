@@ -15,7 +15,6 @@ import soundfile
 import soxr
 
 from caav_jax import predict
-from caav_jax import run_config
 from caav_jax.checkpointing import Checkpoints
 from caav_jax.evaluation import predict as evaluation
 from caav_jax.evaluation import scoring
@@ -24,6 +23,7 @@ from caav_jax.input_pipeline import media as media_lib
 from caav_jax.training import sharding
 from caav_jax.training import stages
 from caav_jax.workdir import Workdir
+from configs import run_config
 from data_pipelines.affwild2 import layout
 from data_pipelines.affwild2 import video_reader
 from data_pipelines.recola import audio as audio_lib

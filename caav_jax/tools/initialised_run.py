@@ -15,11 +15,11 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
-from caav_jax import run_config
 from caav_jax.checkpointing import Checkpoints
 from caav_jax.errors import ConfigError
 from caav_jax.training import stages
 from caav_jax.workdir import Workdir
+from configs import run_config
 
 
 def write(config, workdir: pathlib.Path) -> None:
