@@ -104,7 +104,7 @@ def evaluate(config: ml_collections.ConfigDict, workdir: str | os.PathLike) -> d
         **scoring.scores(processed, evaluation.golds, recordings, data.dimensions)}
   predict.save_window_predictions(output, evaluation.predictions)
   _write_recordings(output, evaluation, data.dimensions, settings.plots)
-  if settings.predict_test and corpora.index(data).recordings('test'):
+  if settings.predict_test and corpora.index(corpora.load(data)).recordings('test'):
     test = predict.predict_split(model, data, 'test', mesh, features_dir)
     _write_test_predictions(output, scoring.frame_predictions(test, data), test, data, fitted)
   outputs.write_metrics_json(output / METRICS_FILE, metrics)

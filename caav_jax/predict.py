@@ -28,6 +28,7 @@ import tqdm
 from caav_jax.errors import ConfigError
 from caav_jax.evaluation import outputs
 from caav_jax.evaluation import overlay
+from caav_jax.evaluation import predict as evaluation
 from caav_jax.evaluation import restore
 from caav_jax.evaluation import scoring
 from caav_jax.input_pipeline import corpora
@@ -98,16 +99,12 @@ class Predictor:
       media_lib.check_faces(media, track, self.options)
     summary = media_lib.recording_summary(media, track)
     windows = media_lib.plan(self.data, media, summary)
-    rows = []
     with tqdm.tqdm(total=media.steps, desc=f'{media.name}: predicting', unit='step',
                    disable=quiet) as bar:
-      for batch in media_lib.window_batches(media, track, windows, self.data, self.options,
-                                            self.batch_size, bar.update):
-        arguments = sharding.shard_global_batch(steps.model_inputs(batch, self.inputs),
-                                                self.mesh)
-        rows.append(sharding.to_host(steps.eval_step(self.module, arguments))[batch['valid']])
-    predictions = scoring.SplitPredictions('predict', [summary], windows,
-                                           np.concatenate(rows).astype(np.float32))
+      batches = media_lib.window_batches(media, track, windows, self.data, self.options,
+                                         self.batch_size, bar.update)
+      rows = evaluation.window_predictions(self.module, self.inputs, batches, self.mesh)
+    predictions = scoring.SplitPredictions('predict', [summary], windows, rows)
     return VideoPrediction(scoring.frame_predictions(predictions, self.data)[0], track,
                            predictions)
 

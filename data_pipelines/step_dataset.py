@@ -26,7 +26,7 @@ _INDEX_FILE = 'recordings.npz'
 
 
 class RecordingIndex(tfds.core.Metadata):
-  """Per split: each recording's name, first example and length, labels and face flags.
+  """Per split: each recording's name, length (its first example follows), labels, face flags.
 
   Saved beside the ArrayRecord files so the input pipeline can plan windows
   without reading a single example; read it with `RecordingIndex.read`.
@@ -75,6 +75,11 @@ class RecordingIndex(tfds.core.Metadata):
           for name, a, b, rate in zip(arrays[f'{split}/names'], starts, ends, rates)]
 
 
+def built_configs(data_dir: str | os.PathLike, dataset: str) -> list[str]:
+  """The builder configs (crop sizes) of `dataset` built under `data_dir`, e.g. ['crop112']."""
+  return sorted(p.name for p in (epath.Path(data_dir) / dataset).glob('crop*'))
+
+
 def build_report(builder: tfds.core.DatasetBuilder, seconds: float) -> str:
   """What a build command prints: each split's recordings, steps, duration and where a face
   was found, then where the dataset is and how long it took."""
@@ -107,7 +112,7 @@ def step_features(crop_size: int, audio_samples: int | None) -> tfds.features.Fe
 class LocalDatasetInfo(tfds.core.DatasetInfo):
   """DatasetInfo that never looks for precomputed info on TFDS's servers.
 
-  RECOLA is not there, and TFDS's look-up leaves an empty temporary folder
+  These corpora are not there, and TFDS's look-up leaves an empty temporary folder
   behind for every builder made before the dataset is built.
   """
 

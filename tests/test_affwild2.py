@@ -12,9 +12,14 @@ import tensorflow_datasets as tfds
 from caav_jax import evaluate
 from caav_jax import train
 from caav_jax.errors import ConfigError
+from caav_jax.evaluation import predict as evaluation
+from caav_jax.evaluation import restore
+from caav_jax.evaluation import scoring
 from caav_jax.input_pipeline import log_mel
 from caav_jax.input_pipeline import windows as windows_lib
 from caav_jax.metrics import concordance
+from caav_jax.training import sharding
+from caav_jax.workdir import Workdir
 from configs import affwild2 as affwild2_config
 from data_pipelines.affwild2 import affwild2_dataset_builder
 from data_pipelines.affwild2 import labels as labels_lib
@@ -343,5 +348,12 @@ def test_a_fusion_on_cached_features_trains_and_scores_the_abaw_way(corpus, tmp_
   test_video = layout.list_videos(corpus)['test'][0]
   submitted = labels_lib.read_annotation(output / 'test' / f'{test_video.name}.txt')
   assert submitted.shape == (video_reader.frame_count(test_video.video)[0], 2) == (120, 2)
-  assert np.isfinite(submitted).all() and np.abs(submitted).max() <= 1
-  assert submitted.std(axis=0).min() > 0
+  # ... and its values are the model's frame predictions on the test split, clipped to [-1, 1].
+  workdir = Workdir(tmp_path / 'fusion')
+  mesh = sharding.data_mesh()
+  model, _, _ = restore.restore_for_evaluation(config, workdir, mesh)
+  test = evaluation.predict_split(model, data, 'test', mesh,
+                                  evaluate.trained_features(config, workdir))
+  expected = np.clip(scoring.frame_predictions(test, data)[0], -1, 1)
+  assert tuple(data.dimensions) == ('valence', 'arousal') and expected.std(axis=0).min() > 0
+  np.testing.assert_allclose(submitted, expected, atol=1e-6)

@@ -24,7 +24,8 @@ def test_writes_the_config_and_a_step_0_checkpoint_of_the_initialised_model(tmp_
   assert (step, is_best) == (0, False)
   fresh = nnx.state(stages.create_model(config, initialise_backbones=False), nnx.Param)
   restored = nnx.state(model, nnx.Param)
-  for (path, value), (_, expected) in zip(restored.flat_state(), fresh.flat_state()):
+  for (path, value), (_, expected) in zip(restored.flat_state(), fresh.flat_state(),
+                                          strict=True):
     np.testing.assert_array_equal(value[...], expected[...], err_msg=str(path))
   assert float(np.abs(model.head.fc1.kernel[...]).sum()) > 0
   with pytest.raises(ConfigError, match='already holds a run'):

@@ -56,3 +56,14 @@ def test_invalid_rows_are_ignored():
   valid = np.arange(10) < 7
   stats = metrics.ConcordanceStatistics.zeros(1).add(p, t, valid)
   np.testing.assert_allclose(stats.result(), metrics.concordance(p[:7], t[:7]), rtol=1e-10)
+
+
+def test_invalid_entries_are_ignored_one_dimension_at_a_time():
+  rng = np.random.default_rng(4)
+  p, t = rng.uniform(-1, 1, (40, 2)), rng.uniform(-1, 1, (40, 2))
+  t[5:12, 0] = np.nan  # unannotated valence only
+  t[30:, 1] = np.nan  # unannotated arousal only
+  valid = np.isfinite(t)
+  stats = metrics.ConcordanceStatistics.zeros(2).add(p, t, valid)
+  expected = [metrics.concordance(p[valid[:, d], d], t[valid[:, d], d]) for d in range(2)]
+  np.testing.assert_allclose(stats.result(), expected, rtol=1e-10)

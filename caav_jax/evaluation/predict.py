@@ -2,6 +2,7 @@
 
 import dataclasses
 import pathlib
+from typing import Iterable
 
 from flax import nnx
 import jax
@@ -43,13 +44,19 @@ def predict_split(model: nnx.Module, data: ml_collections.ConfigDict, split: str
   module, inputs = steps.runnable(model, on_features=features_dir is not None)
   recordings = datasets.split_recordings(data, split)
   windows = eval_windows(data, recordings)
-  rows = []
-  for batch in datasets.eval_dataset(data, split, features_dir=features_dir):
-    arguments = sharding.shard_global_batch(steps.model_inputs(batch, inputs), mesh)
-    predictions = sharding.to_host(steps.eval_step(module, arguments))
-    rows.append(predictions[batch['valid']])
+  batches = datasets.eval_dataset(data, split, features_dir=features_dir)
   return scoring.SplitPredictions(split, recordings, windows,
-                                  np.concatenate(rows).astype(np.float32))
+                                  window_predictions(module, inputs, batches, mesh))
+
+
+def window_predictions(module: nnx.Module, inputs: tuple[str, ...], batches: Iterable[dict],
+                       mesh: jax.sharding.Mesh) -> np.ndarray:
+  """(windows, dims) float32: the model's output on every valid window of `batches`, in order."""
+  rows = []
+  for batch in batches:
+    arguments = sharding.shard_global_batch(steps.model_inputs(batch, inputs), mesh)
+    rows.append(sharding.to_host(steps.eval_step(module, arguments))[batch['valid']])
+  return np.concatenate(rows).astype(np.float32)
 
 
 def evaluate_split(model: nnx.Module, data: ml_collections.ConfigDict, split: str,

@@ -5,12 +5,12 @@ Both builders write one example per step in recording order and a
 rest of the pipeline reads them alike.
 """
 
-import os
 
 import ml_collections
 import tensorflow_datasets as tfds
 
 from caav_jax.errors import ConfigError
+from data_pipelines import step_dataset
 from data_pipelines.affwild2 import affwild2_dataset_builder
 from data_pipelines.recola import recola_dataset_builder
 from data_pipelines.step_dataset import RecordingIndex
@@ -44,15 +44,14 @@ def prepare(data: ml_collections.ConfigDict) -> tfds.core.DatasetBuilder:
 def built_configs(data: ml_collections.ConfigDict) -> list[str]:
   """The crop sizes built under `data.data_dir` for this corpus, e.g. ['crop112']."""
   _check(data)
-  folder = 'aff_wild2' if data.corpus == 'affwild2' else 'recola'
-  root = os.path.join(data.data_dir, folder)
-  return sorted(name for name in os.listdir(root) if name.startswith('crop')) if os.path.isdir(
-      root) else []
+  dataset = (affwild2_dataset_builder.AffWild2 if data.corpus == 'affwild2'
+             else recola_dataset_builder.Recola).name
+  return step_dataset.built_configs(data.data_dir, dataset)
 
 
-def index(data: ml_collections.ConfigDict) -> RecordingIndex:
-  """The built dataset's recording index."""
-  return RecordingIndex.read(load(data).data_dir)
+def index(builder: tfds.core.DatasetBuilder) -> RecordingIndex:
+  """A built dataset's recording index."""
+  return RecordingIndex.read(builder.data_dir)
 
 
 def steps_are_frames(data: ml_collections.ConfigDict) -> bool:

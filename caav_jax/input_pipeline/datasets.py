@@ -1,9 +1,9 @@
 """Grain datasets: shuffled, augmented, batched train windows and in-order eval windows of a built split.
 
-Windows are read from the `recola` TFDS dataset (one example per 40 ms step)
-or from a feature cache; caav_jax/input_pipeline/loaders.py says what a
-loaded window holds. `ensure_dataset` builds the TFDS dataset first when it
-is missing.
+Windows are read from the corpus's TFDS dataset (one example per step: 40 ms
+on RECOLA, a video frame on Aff-Wild2) or from a feature cache;
+caav_jax/input_pipeline/loaders.py says what a loaded window holds.
+`ensure_dataset` builds the TFDS dataset first when it is missing.
 """
 
 import pathlib
@@ -69,7 +69,7 @@ def split_recordings(data: ml_collections.ConfigDict, split: str
   """The recordings of a split of the built dataset, checking the config against it."""
   check_data_config(data)
   builder = corpora.load(data)
-  recordings = corpora.index(data).recordings(split)
+  recordings = corpora.index(builder).recordings(split)
   if not recordings:
     raise ConfigError(f'{builder.data_dir}: the dataset has no {split!r} split')
   return recordings

@@ -3,11 +3,11 @@
 A loaded window (one element; a batch of them stacks each entry):
 
   frames        (subseqs, subseq_frames, image_size, image_size, 3) uint8 RGB, once cropped
-  spectrograms  (subseqs, 128, 65) float32, one per sub-sequence's audio
+  spectrograms  (subseqs, 128, 1 + 4 subseq_frames) float32, one per sub-sequence's audio
 or, from a feature cache instead of the two above,
   visual_features, audio_features   (subseqs, d) float32, one per sub-sequence
-  targets       (dims,) mean of the shifted labels ('clip_mean'), or
-                (clip_frames, dims) ('per_frame'); NaN where labels are withheld
+  targets       (dims,) mean of the shifted annotated labels ('clip_mean'), or
+                (clip_frames, dims) ('per_frame'); NaN where a window has no label
   face_mask     (clip_frames,) bool, False where no face was found
   recording     int32, the recording's position in its split
   start         int32, the window's first step in the recording

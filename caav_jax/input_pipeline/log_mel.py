@@ -1,4 +1,4 @@
-"""The paper's audio front end: log-mel spectrograms of 0.64 s segments, in numpy.
+"""The paper's audio front end: log-mel spectrograms of a sub-sequence's audio, in numpy.
 
 Per segment of 10,240 samples at 16 kHz: power mel spectrogram (n_fft 1024,
 periodic Hann window of 400 samples centred in the FFT frame, hop 160,
@@ -6,10 +6,13 @@ centred frames with reflect padding, 128 HTK-scale triangular mel bands
 without area normalisation, as torchaudio's `MelSpectrogram` defaults) →
 log2 (values below 1e-19 floored there) → z-score over the spectrogram →
 divided by its largest absolute value, so it lies in [-1, 1].
-Result: (128, 65) per segment.
+Result: (128, 65) per segment. A sub-sequence of steps other than 40 ms (a
+30 fps frame) keeps 1 + 4 × its steps columns: its hop follows the step.
 """
 
 import numpy as np
+
+from data_pipelines.recola.audio import SAMPLES_PER_STEP  # 40 ms: 4 hops a step
 
 
 SAMPLE_RATE = 16_000
@@ -18,7 +21,6 @@ WINDOW_LENGTH = 400
 HOP_LENGTH = 160
 N_MELS = 128
 LOG_FLOOR = 1e-19
-SAMPLES_PER_STEP = 640  # 40 ms at 16 kHz: 4 hops a step
 
 
 def hz_to_mel_htk(hz):

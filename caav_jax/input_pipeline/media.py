@@ -63,7 +63,6 @@ class Media:
     grid: when the steps fall: every 40 ms, or the video's own frames.
     duration_s: the video's length.
     frame_rate: the container's average frame rate.
-    size: (width, height) of the frames.
   """
   name: str
   video: pathlib.Path
@@ -73,7 +72,6 @@ class Media:
   grid: video_lib.StepGrid
   duration_s: float
   frame_rate: float
-  size: tuple[int, int]
 
   @property
   def steps_per_second(self) -> float:
@@ -149,8 +147,7 @@ def open_media(video: str | os.PathLike, audio: str | os.PathLike | None = None,
   else:
     steps, grid = int(round(duration / STEP_SECONDS)) + 1, video_lib.LABEL_GRID
   return Media(name=video.stem, video=video, audio=source, audio_offset_s=offset, steps=steps,
-               grid=grid, duration_s=duration, frame_rate=info.frame_rate,
-               size=(info.width, info.height))
+               grid=grid, duration_s=duration, frame_rate=info.frame_rate)
 
 
 def _frames(video: pathlib.Path, duration: float) -> tuple[int, video_lib.StepGrid]:

@@ -2,7 +2,8 @@
 
 Frame t of a window is paired with the label at t + delay of each dimension
 (the annotators' reaction time), so a labelled recording admits only starts
-whose delayed labels all exist.
+whose delayed labels lie inside it; a training window also needs an annotated
+label of each dimension in its span (Aff-Wild2 leaves frames unannotated).
 """
 
 import dataclasses
@@ -95,11 +96,11 @@ def train_windows(data: ml_collections.ConfigDict,
                   recordings: Sequence[RecordingSummary]) -> Windows:
   """The training windows: every `train_stride` steps, faceless policy applied."""
   columns = [DIMENSIONS.index(dim) for dim in data.dimensions]
-  return plan_windows(recordings, clip_frames=data.clip_frames,
-                      max_delay=int(label_delays(data).max()),
+  delays = label_delays(data)
+  return plan_windows(recordings, clip_frames=data.clip_frames, max_delay=int(delays.max()),
                       stride=data.train_stride,
                       faceless_policy=data.faceless_policy, include_tail=False,
-                      require_labels=list(zip(columns, label_delays(data).tolist())))
+                      require_labels=list(zip(columns, delays.tolist())))
 
 
 def eval_windows(data: ml_collections.ConfigDict,

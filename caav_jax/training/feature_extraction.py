@@ -20,6 +20,7 @@ import tqdm
 
 from caav_jax.input_pipeline import corpora
 from caav_jax.input_pipeline import feature_cache
+from caav_jax.input_pipeline import loaders
 from caav_jax.input_pipeline import log_mel
 from caav_jax.training import backbones
 from caav_jax.training import sharding
@@ -50,11 +51,11 @@ def _subsequence_inputs(faces: np.ndarray, audio: list[np.ndarray], starts: np.n
                         subseq: int, image_size: int) -> tuple[np.ndarray, np.ndarray]:
   """(starts, 1, subseq, S, S, 3) centre-cropped frames and (starts, 1, 128, 1 + 4 subseq)
   spectrograms."""
-  top = (faces.shape[1] - image_size) // 2
-  left = (faces.shape[2] - image_size) // 2
   rows = starts[:, None] + np.arange(subseq)
-  frames = faces[rows, top:top + image_size, left:left + image_size]
-  spectrograms = log_mel.subsequence_spectrograms(audio, starts, subseq)
+  frames = loaders.centre_crop(faces[rows], image_size)
+  first = int(starts.min())  # only the steps these sub-sequences span, not the recording's
+  spectrograms = log_mel.subsequence_spectrograms(audio[first:int(starts.max()) + subseq],
+                                                  starts - first, subseq)
   return frames[:, None], spectrograms[:, None]
 
 
@@ -79,7 +80,7 @@ def extract(config: ml_collections.ConfigDict, model: nnx.Module,
   """
   data = config.data
   builder = corpora.load(data)
-  index = corpora.index(data)
+  index = corpora.index(builder)
   mesh = sharding.data_mesh()
   batch = data.batch_size * (data.clip_frames // data.subseq_frames)
   batch += -batch % mesh.size
@@ -106,7 +107,7 @@ def extract(config: ml_collections.ConfigDict, model: nnx.Module,
           starts = np.arange(first, first + batch)
           valid = starts < count
           frames, spectrograms = _subsequence_inputs(
-              faces, audio, np.where(valid, starts, 0), data.subseq_frames, data.image_size)
+              faces, audio, np.where(valid, starts, first), data.subseq_frames, data.image_size)
           audio_features, visual_features = _embed(
               model, *sharding.shard_global_batch((frames, spectrograms), mesh))
           for modality, features in (('audio', audio_features), ('visual', visual_features)):

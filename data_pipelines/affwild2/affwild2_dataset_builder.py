@@ -14,7 +14,6 @@ import os
 from typing import Any
 from typing import Iterator
 
-from etils import epath
 import tensorflow_datasets as tfds
 from tensorflow_datasets.core.utils.lazy_imports_utils import apache_beam as beam
 
@@ -163,7 +162,7 @@ def load(data_dir: str | os.PathLike, crop_size: int = 112) -> AffWild2:
   """
   builder = _builder(data_dir, crop_size)
   if not builder.is_prepared():
-    built = sorted(p.name for p in (epath.Path(data_dir) / 'aff_wild2').glob('crop*'))
+    built = step_dataset.built_configs(data_dir, AffWild2.name)
     raise FileNotFoundError(f'{data_dir}: no affwild2 dataset built with crop size '
                             f'{crop_size}; built: {", ".join(built) or "none"}')
   return builder

@@ -13,6 +13,7 @@ and one raw video NAME.mp4.
 """
 
 import dataclasses
+import os
 import pathlib
 
 from data_pipelines.recola.errors import RecolaInputError
@@ -56,15 +57,36 @@ def raw_video_name(name: str) -> str:
   return name
 
 
-def _annotation_folder(root: pathlib.Path, folder: str) -> pathlib.Path:
-  found = sorted(p for p in root.rglob(folder) if p.is_dir())
-  if not found:
-    raise RecolaInputError(root, f'no {folder}/ folder of valence-arousal annotations below it. '
-                           + HOW_TO_OBTAIN)
-  if len(found) > 1:
-    raise RecolaInputError(root, f'several {folder}/ folders below it ({found[0]}, {found[1]}); '
-                           'point data.raw_dir at the one corpus to read')
-  return found[0]
+def _walk(root: pathlib.Path) -> tuple[dict[str, pathlib.Path], dict[str, pathlib.Path]]:
+  """One walk of the tree, never into the crops' folders (millions of files): the raw videos
+  by name, and each split's annotation folder.
+
+  Raises:
+    RecolaInputError: for a second raw video of one name, or an annotation folder missing
+      or found twice.
+  """
+  videos, folders = {}, {folder: [] for folder in SPLIT_FOLDERS.values()}
+  for directory, subdirectories, files in os.walk(root):
+    here = pathlib.Path(directory)
+    subdirectories[:] = sorted(d for d in subdirectories if d != CROPS_FOLDER)
+    for name in subdirectories:
+      if name in folders:
+        folders[name].append(here / name)
+    for name in sorted(files):
+      path = here / name
+      if path.suffix.lower() in VIDEO_SUFFIXES:
+        if path.stem in videos:
+          raise RecolaInputError(path, f'a second raw video named {path.stem} '
+                                 f'(the first: {videos[path.stem]})')
+        videos[path.stem] = path
+  for folder, found in folders.items():
+    if not found:
+      raise RecolaInputError(root, f'no {folder}/ folder of valence-arousal annotations below '
+                             'it. ' + HOW_TO_OBTAIN)
+    if len(found) > 1:
+      raise RecolaInputError(root, f'several {folder}/ folders below it ({found[0]}, '
+                             f'{found[1]}); point data.raw_dir at the one corpus to read')
+  return videos, {folder: found[0] for folder, found in folders.items()}
 
 
 def _test_names(root: pathlib.Path) -> list[str]:
@@ -91,15 +113,10 @@ def list_videos(root: str | pathlib.Path) -> dict[str, list[Video]]:
   crops = root / CROPS_FOLDER
   if not crops.is_dir():
     raise RecolaInputError(crops, 'folder of aligned face crops not found. ' + HOW_TO_OBTAIN)
-  videos = {}
-  for path in root.rglob('*'):
-    if path.suffix.lower() in VIDEO_SUFFIXES and CROPS_FOLDER not in path.parts and path.is_file():
-      if path.stem in videos:
-        raise RecolaInputError(path, f'a second raw video named {path.stem} '
-                               f'(the first: {videos[path.stem]})')
-      videos[path.stem] = path
-  names = {split: sorted(p.stem for p in _annotation_folder(root, folder).glob('*.txt'))
-           for split, folder in SPLIT_FOLDERS.items()}
+  videos, folders = _walk(root)
+  annotations = {split: folders[folder] for split, folder in SPLIT_FOLDERS.items()}
+  names = {split: sorted(p.stem for p in folder.glob('*.txt'))
+           for split, folder in annotations.items()}
   names['test'] = _test_names(root)
   listed = {}
   for split, split_names in names.items():
@@ -111,8 +128,6 @@ def list_videos(root: str | pathlib.Path) -> dict[str, list[Video]]:
                                f'({raw}.mp4 or {raw}.avi anywhere below {root})')
       if not (crops / name).is_dir():
         raise RecolaInputError(crops / name, f'missing: the face crops of {name}')
-      annotation = None
-      if split in SPLIT_FOLDERS:
-        annotation = _annotation_folder(root, SPLIT_FOLDERS[split]) / f'{name}.txt'
+      annotation = annotations[split] / f'{name}.txt' if split in annotations else None
       listed[split].append(Video(name, split, annotation, crops / name, videos[raw]))
   return listed

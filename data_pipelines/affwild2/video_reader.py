@@ -39,7 +39,7 @@ class ReadOptions:
 
 
 def frame_count(path) -> tuple[int, float]:
-  """(frames, frame rate) of a raw video, from its container (no decoding).
+  """(frames, frame rate) of a raw video, from its container (only its first frame decoded).
 
   Raises:
     RecolaInputError: naming the file when it is not a readable video.

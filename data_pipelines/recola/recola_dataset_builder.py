@@ -3,7 +3,6 @@
 import dataclasses
 import os
 
-from etils import epath
 import tensorflow_datasets as tfds
 
 from data_pipelines import step_dataset
@@ -119,11 +118,6 @@ def prepare(raw_dir: str | os.PathLike, data_dir: str | os.PathLike,
   return builder
 
 
-def built_configs(data_dir: str | os.PathLike) -> list[str]:
-  """The builder configs (crop sizes) with a dataset folder under `data_dir`, e.g. ['crop112']."""
-  return sorted(p.name for p in (epath.Path(data_dir) / 'recola').glob('crop*'))
-
-
 def load(data_dir: str | os.PathLike, crop_size: int = 224,
          face_source: str = 'video') -> Recola:
   """Opens an already built dataset.
@@ -134,7 +128,7 @@ def load(data_dir: str | os.PathLike, crop_size: int = 224,
   """
   builder = _builder(data_dir, crop_size, face_source)
   if not builder.is_prepared():
-    built = built_configs(data_dir)
+    built = step_dataset.built_configs(data_dir, Recola.name)
     raise FileNotFoundError(
         f'{data_dir}: no recola dataset built with crop size {crop_size} '
         f'(config {builder.builder_config.name!r}); built configs: '

@@ -1,4 +1,4 @@
-"""Decodes a video onto the 40 ms label grid by timestamp, whatever its frame rate."""
+"""Decodes a video onto a label grid by timestamp (RECOLA's 40 ms, or the video's own frames)."""
 
 import dataclasses
 import fractions
